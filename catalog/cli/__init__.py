@@ -1,0 +1,62 @@
+"""The `catalog` command. Each command group lives in its own module; callbacks parse options, call one library
+function and render the result. main() turns library errors into one line on stderr and exit status 1."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from catalog import __version__
+from catalog.cli import models as _models
+from catalog.cli import recommend as _recommend
+from catalog.cli import taxonomy as _taxonomy
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="catalog")
+def cli() -> None:
+    """Pick a pretrained model for a task, and prove the choice on your own hardware.
+
+    The database defaults to a SQLite file in your user data directory, created and seeded from the curated
+    taxonomy (catalog.yaml) on first use; --db or CATALOG_DB_URL selects another (e.g. PostgreSQL).
+    """
+
+
+for _module in (_taxonomy, _models, _recommend):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from catalog import settings
+    from catalog.errors import CatalogError
+
+    try:
+        cli.main(args=argv, prog_name="catalog", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except CatalogError as exc:
+        if settings.debug():
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if settings.debug():
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        click.echo(
+            f"Error: unexpected {type(exc).__name__}: {first} (set CATALOG_DEBUG=1 for the traceback, "
+            "and please report it).",
+            err=True,
+        )
+        sys.exit(1)

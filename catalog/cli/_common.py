@@ -1,0 +1,48 @@
+"""Options every listing shares, and opening the database the way the user asked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    envvar="CATALOG_DB_URL",
+    help="SQLAlchemy database URL (default: SQLite in the user data dir; env CATALOG_DB_URL).",
+)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table for people, json or csv for scripts.",
+)
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    envvar="CATALOG_LANG",
+    default="en",
+    show_default=True,
+    help="Language of task and architecture names (English or Chinese).",
+)
+
+
+def listing_options(func: F) -> F:
+    return db_option(format_option(lang_option(func)))
+
+
+def open_db(db_url: str | None) -> Any:
+    from catalog.db import open_database
+
+    return open_database(db_url)
+
+
+def name_of(row: dict[str, Any], lang: str) -> str:
+    return str(row.get("name_zh") if lang == "zh" else row.get("name_en"))

@@ -1,0 +1,177 @@
+"""Open the catalog database: validate the URL, connect, migrate with alembic, seed from catalog.yaml.
+
+The common path (schema current, taxonomy unchanged) costs two small queries and a file digest; alembic and
+pydantic are imported only when there is work for them. Every change runs in one transaction, so a failure
+leaves the existing database as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog import settings
+from catalog.errors import DatabaseError, DatabaseUnavailableError, DatabaseURLError, SchemaTooNewError
+
+# Every revision this code knows, oldest first; tests check it against the alembic scripts.
+REVISIONS: tuple[str, ...] = ("0001",)
+HEAD_REVISION = REVISIONS[-1]
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return "<unparseable URL>"
+
+
+def _sqlite_transactional(engine: Engine) -> None:
+    """Make pysqlite honour transactions for DDL too (SQLAlchemy's documented recipe) and enforce foreign keys."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError as exc:
+        raise DatabaseURLError(
+            f"Bad database URL {url!r}: expected a SQLAlchemy URL such as sqlite:///path/catalog.db or "
+            "postgresql+psycopg://user@host/dbname. Fix --db or CATALOG_DB_URL."
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        path = Path(parsed.database).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnavailableError(
+                f"Cannot create the database directory {path.parent}: {exc.strerror}. "
+                "Set CATALOG_DATA_DIR or --db to a writable place."
+            ) from exc
+    try:
+        if backend == "sqlite":
+            engine = create_engine(parsed)
+            _sqlite_transactional(engine)
+        else:
+            connect_args: dict[str, Any] = {"connect_timeout": 5} if backend == "postgresql" else {}
+            engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+    except sa_exc.NoSuchModuleError as exc:
+        raise DatabaseURLError(
+            f"Unsupported database URL scheme {parsed.drivername!r}: use sqlite:/// or postgresql+psycopg://."
+        ) from exc
+    except ModuleNotFoundError as exc:
+        hint = "pip install 'catalog[postgres]'" if backend == "postgresql" else f"install the {exc.name} driver"
+        raise DatabaseURLError(f"No database driver for {parsed.drivername!r} ({exc.name} missing): {hint}.") from exc
+    return engine
+
+
+def _current_revision(connection: Connection) -> str | None:
+    from sqlalchemy import inspect
+
+    if not inspect(connection).has_table("alembic_version"):
+        if inspect(connection).get_table_names():
+            tables = ", ".join(sorted(inspect(connection).get_table_names())[:5])
+            raise DatabaseError(
+                f"The database has tables ({tables}) but no catalog schema version: it is not a catalog database. "
+                "Point --db / CATALOG_DB_URL at an empty or catalog database."
+            )
+        return None
+    row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+    return None if row is None else str(row[0])
+
+
+def _upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+class Database:
+    """An opened, migrated and seeded catalog database."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def display_url(self) -> str:
+        return _redact(self.url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str | None = None, *, seed: bool = True, taxonomy_path: Path | None = None) -> Database:
+    """Open (creating, migrating and seeding as needed) the catalog database at `url` or the configured one."""
+    resolved = settings.db_url(url)
+    engine = make_engine(resolved)
+    shown = _redact(resolved)
+    try:
+        with engine.begin() as connection:
+            revision = _current_revision(connection)
+            if revision is not None and revision not in REVISIONS:
+                raise SchemaTooNewError(
+                    f"The database at {shown} has schema revision {revision}, newer than this catalog "
+                    f"understands (up to {HEAD_REVISION}). Upgrade catalog (pip install -U catalog) or use "
+                    "another --db."
+                )
+            if revision != HEAD_REVISION:
+                _upgrade(connection)
+            if seed:
+                from catalog.db.seed import seed_if_changed
+
+                seed_if_changed(connection, taxonomy_path or settings.taxonomy_path())
+    except sa_exc.OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        if "file is not a database" in reason or "malformed" in reason:
+            raise DatabaseError(
+                f"{shown} is not a usable SQLite catalog database ({reason}). Move it aside or use another --db."
+            ) from exc
+        raise DatabaseUnavailableError(
+            f"Cannot open the database at {shown}: {reason}. Check that the server is running and the URL is "
+            "right (--db or CATALOG_DB_URL)."
+        ) from exc
+    except sa_exc.DatabaseError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise DatabaseError(
+            f"The database at {shown} cannot be used: {reason}. Move it aside or use another --db."
+        ) from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    return Database(engine, resolved)
+
+

@@ -1,0 +1,225 @@
+"""The catalog's tables, as a typed SQLAlchemy 2.0 ORM.
+
+Model rows carry the provenance of their facts (`provenance`: field -> where it came from) and timestamps for
+when they were created, updated and last synced from the Hub.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        datetime: DateTime(),
+    }
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+task_architectures = Table(
+    "task_architectures",
+    Base.metadata,
+    Column("task_id", String(64), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("architecture_id", String(64), ForeignKey("architectures.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Architecture(Timestamped, Base):
+    __tablename__ = "architectures"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    modality: Mapped[str] = mapped_column(String(32))
+    attention: Mapped[str] = mapped_column(Text)
+    objective: Mapped[str] = mapped_column(Text)
+    suits: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    families: Mapped[list[Family]] = relationship(back_populates="architecture", order_by="Family.position")
+
+
+class Task(Timestamped, Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    modality: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    metrics: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    aliases: Mapped[list[TaskAlias]] = relationship(
+        back_populates="task", cascade="all, delete-orphan", order_by="TaskAlias.position"
+    )
+    architectures: Mapped[list[Architecture]] = relationship(
+        secondary=task_architectures, order_by="Architecture.position"
+    )
+
+    @property
+    def alias_names(self) -> list[str]:
+        return [a.alias for a in self.aliases]
+
+
+class TaskAlias(Base):
+    __tablename__ = "task_aliases"
+
+    alias: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    task: Mapped[Task] = relationship(back_populates="aliases")
+
+
+class Family(Timestamped, Base):
+    __tablename__ = "families"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(200))
+    architecture_id: Mapped[str] = mapped_column(ForeignKey("architectures.id"), index=True)
+    objective: Mapped[str] = mapped_column(Text)
+    organization: Mapped[str] = mapped_column(String(200))
+    year: Mapped[int] = mapped_column(Integer)
+    open_weights: Mapped[bool] = mapped_column(Boolean)
+    api_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    architecture: Mapped[Architecture] = relationship(back_populates="families")
+    model_types: Mapped[list[FamilyModelType]] = relationship(
+        back_populates="family", cascade="all, delete-orphan", order_by="FamilyModelType.model_type"
+    )
+
+
+class FamilyModelType(Base):
+    """Maps a config.json model_type to its family (one family per model_type)."""
+
+    __tablename__ = "family_model_types"
+
+    model_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(ForeignKey("families.id", ondelete="CASCADE"), index=True)
+
+    family: Mapped[Family] = relationship(back_populates="model_types")
+
+
+class Model(Timestamped, Base):
+    """A checkpoint (Hub id) or an API-only model. Facts may come from catalog.yaml, the Hub or a snapshot."""
+
+    __tablename__ = "models"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    pipeline_tag: Mapped[str | None] = mapped_column(String(64), index=True)
+    family_id: Mapped[str | None] = mapped_column(ForeignKey("families.id", ondelete="SET NULL"), index=True)
+    architecture_id: Mapped[str | None] = mapped_column(
+        ForeignKey("architectures.id", ondelete="SET NULL"), index=True
+    )
+    model_type: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    license: Mapped[str | None] = mapped_column(String(64), index=True)
+    library: Mapped[str | None] = mapped_column(String(64))
+    gated: Mapped[bool] = mapped_column(Boolean, default=False)
+    api_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    curated: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    downloads: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    likes: Mapped[int | None] = mapped_column(Integer)
+    base_model: Mapped[str | None] = mapped_column(String(255))
+    context_length: Mapped[int | None] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(255), default="catalog.yaml")
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    hub_last_modified: Mapped[datetime | None] = mapped_column()
+    hub_created_at: Mapped[datetime | None] = mapped_column()
+    synced_at: Mapped[datetime | None] = mapped_column()
+
+    family: Mapped[Family | None] = relationship()
+    architecture: Mapped[Architecture | None] = relationship()
+    languages: Mapped[list[ModelLanguage]] = relationship(
+        cascade="all, delete-orphan", order_by="ModelLanguage.position"
+    )
+    tasks: Mapped[list[ModelTask]] = relationship(cascade="all, delete-orphan", order_by="ModelTask.position")
+    reported: Mapped[list[ReportedMetric]] = relationship(
+        cascade="all, delete-orphan", order_by="ReportedMetric.id"
+    )
+
+    @property
+    def language_codes(self) -> list[str]:
+        return [entry.language for entry in self.languages]
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [entry.task_id for entry in self.tasks]
+
+
+class ModelLanguage(Base):
+    __tablename__ = "model_languages"
+    __table_args__ = (Index("ix_model_languages_language", "language", "model_id"),)
+
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ModelTask(Base):
+    """Tasks a model serves. Not a foreign key to tasks: the Hub has pipeline tags the taxonomy does not curate."""
+
+    __tablename__ = "model_tasks"
+    __table_args__ = (Index("ix_model_tasks_task", "task_id", "model_id"),)
+
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportedMetric(Base):
+    """A figure the model card or paper reports (never measured here)."""
+
+    __tablename__ = "reported_metrics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float] = mapped_column(Float)
+    scale: Mapped[str] = mapped_column(String(16), default="raw")
+    dataset: Mapped[str] = mapped_column(String(255))
+    split: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CatalogMeta(Base):
+    """Key-value facts about the database itself (e.g. the digest of the catalog.yaml it was seeded from)."""
+
+    __tablename__ = "catalog_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

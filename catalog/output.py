@@ -1,0 +1,120 @@
+"""One sink for every listing: a rich table for people, JSON or CSV for scripts. No logic lives here."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+FORMATS = ("table", "json", "csv")
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    value: Callable[[dict[str, Any]], Any]
+    justify: str = "left"
+    max_width: int | None = None
+    no_wrap: bool = False
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        if all(not isinstance(v, dict | list) for v in value):
+            return ";".join(str(v) for v in value)
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def render_json(data: Any, stream: Any = None) -> None:
+    stream = stream or sys.stdout
+    stream.write(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    stream.write("\n")
+
+
+def render_csv(rows: Sequence[dict[str, Any]], stream: Any = None) -> None:
+    stream = stream or sys.stdout
+    if not rows:
+        return
+    fields: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in fields:
+                fields.append(key)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_cell(row.get(k)) for k in fields})
+    stream.write(buffer.getvalue())
+
+
+def render_table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[Column],
+    *,
+    title: str | None = None,
+    caption: str | None = None,
+    empty: str = "Nothing to show.",
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not rows:
+        console.print(empty)
+        return
+    table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    for column in columns:
+        table.add_column(
+            column.header,
+            justify=column.justify,  # type: ignore[arg-type]
+            max_width=column.max_width,
+            no_wrap=column.no_wrap,
+            overflow="fold",
+        )
+    for row in rows:
+        table.add_row(*("" if (v := c.value(row)) is None else str(v) for c in columns))
+    console.print(table)
+
+
+def render(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[Column],
+    fmt: str,
+    *,
+    title: str | None = None,
+    caption: str | None = None,
+    empty: str = "Nothing to show.",
+) -> None:
+    if fmt == "json":
+        render_json(list(rows))
+    elif fmt == "csv":
+        render_csv(rows)
+    else:
+        render_table(rows, columns, title=title, caption=caption, empty=empty)
+
+
+def print_message(text: str) -> None:
+    from rich.console import Console
+
+    Console().print(text)
+
+
+def human_count(value: int | None) -> str:
+    if value is None:
+        return "—"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= size:
+            return f"{value / size:.1f}{unit}"
+    return str(value)

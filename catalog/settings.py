@@ -1,0 +1,65 @@
+"""The one place that reads environment variables and resolves paths.
+
+CATALOG_DB_URL   any SQLAlchemy URL; default: a SQLite file in the user data dir
+CATALOG_TAXONOMY path of catalog.yaml; default: the repository's, else the copy bundled in the wheel
+CATALOG_DATA_DIR where the default database lives; default: platformdirs user data dir
+CATALOG_DEBUG=1  show tracebacks
+CATALOG_LANG     en | zh, the language of names in listings
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def debug() -> bool:
+    return os.environ.get("CATALOG_DEBUG", "") not in ("", "0", "false", "no")
+
+
+def data_dir() -> Path:
+    override = os.environ.get("CATALOG_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("catalog", appauthor=False))
+
+
+def default_db_url() -> str:
+    return f"sqlite:///{data_dir() / 'catalog.db'}"
+
+
+def db_url(explicit: str | None = None) -> str:
+    """--db beats CATALOG_DB_URL beats the embedded SQLite default."""
+    return explicit or os.environ.get("CATALOG_DB_URL") or default_db_url()
+
+
+def _bundled(name: str) -> Path:
+    return PACKAGE_DIR / "_bundled" / name
+
+
+def taxonomy_path() -> Path:
+    override = os.environ.get("CATALOG_TAXONOMY")
+    if override:
+        return Path(override).expanduser()
+    in_repo = REPO_ROOT / "catalog.yaml"
+    if in_repo.is_file():
+        return in_repo
+    return _bundled("catalog.yaml")
+
+
+def data_path(name: str) -> Path:
+    """A file the tool owns under data/ (in the repository, or bundled in the wheel)."""
+    in_repo = REPO_ROOT / "data" / name
+    if in_repo.exists():
+        return in_repo
+    return _bundled("data") / name
+
+
+def display_language(explicit: str | None = None) -> str:
+    lang = (explicit or os.environ.get("CATALOG_LANG") or "en").lower()
+    return "zh" if lang.startswith("zh") else "en"

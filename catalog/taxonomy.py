@@ -1,0 +1,255 @@
+"""Load and validate catalog.yaml, the curated taxonomy.
+
+The file is data reviewed like code: a typed schema checks it, cross-references are resolved, and a bad file is
+reported with the file, the path inside it and what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from catalog.errors import TaxonomyError
+
+Modality = Literal["text", "vision", "audio", "multimodal"]
+_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class ArchitectureSpec(_Strict):
+    id: str = Field(pattern=_ID_PATTERN)
+    name_en: str = Field(min_length=1)
+    name_zh: str = Field(min_length=1)
+    modality: Modality
+    attention: str = Field(min_length=1)
+    objective: str = Field(min_length=1)
+    suits: str = Field(min_length=1)
+    description: str = ""
+
+
+class TaskSpec(_Strict):
+    id: str = Field(pattern=_ID_PATTERN, description="Hugging Face pipeline tag")
+    name_en: str = Field(min_length=1)
+    name_zh: str = Field(min_length=1)
+    modality: Modality
+    description: str = Field(min_length=1)
+    aliases: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = Field(min_length=1)
+    architectures: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases_are_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for alias in value:
+            if alias != alias.lower() or " " in alias or not alias:
+                raise ValueError(f"alias {alias!r} must be lowercase with no spaces")
+        return value
+
+
+class FamilySpec(_Strict):
+    id: str = Field(pattern=_ID_PATTERN)
+    name: str = Field(min_length=1)
+    architecture: str
+    objective: str = Field(min_length=1)
+    organization: str = Field(min_length=1)
+    year: int = Field(ge=1990, le=2100)
+    model_types: tuple[str, ...] = ()
+    open_weights: bool
+    api_only: bool = False
+    description: str = ""
+
+
+class ReportedMetricSpec(_Strict):
+    metric: str = Field(min_length=1)
+    value: float
+    dataset: str = Field(min_length=1)
+    split: str | None = None
+    source: str = Field(min_length=1)
+    verified: bool = False
+    scale: Literal["percent", "fraction", "raw"] = "raw"
+    task: str | None = None
+
+
+class ModelSpec(_Strict):
+    id: str = Field(min_length=3, pattern=r"^[\w.\-]+/[\w.\-]+$")
+    family: str
+    tasks: tuple[str, ...] = Field(min_length=1)
+    params: int | None = Field(default=None, gt=0)
+    params_source: str | None = None
+    params_verified: bool = False
+    license: str = "unknown"
+    languages: tuple[str, ...] = ()
+    library: str | None = None
+    gated: bool = False
+    api_only: bool = False
+    downloads: int | None = Field(default=None, ge=0)
+    downloads_as_of: str | None = None
+    base_model: str | None = None
+    context_length: int | None = Field(default=None, gt=0)
+    reported: tuple[ReportedMetricSpec, ...] = ()
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _params_have_a_source(self) -> ModelSpec:
+        if self.params is not None and not self.params_source:
+            raise ValueError("params is given without params_source (say where the count comes from)")
+        if self.downloads is not None and not self.downloads_as_of:
+            raise ValueError("downloads is given without downloads_as_of")
+        return self
+
+
+class Taxonomy(_Strict):
+    version: Literal[1]
+    architectures: tuple[ArchitectureSpec, ...] = Field(min_length=1)
+    tasks: tuple[TaskSpec, ...] = Field(min_length=1)
+    families: tuple[FamilySpec, ...] = Field(min_length=1)
+    models: tuple[ModelSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Taxonomy:
+        problems: list[str] = []
+
+        def unique(kind: str, ids: list[str]) -> set[str]:
+            seen: set[str] = set()
+            for index, item in enumerate(ids):
+                if item in seen:
+                    problems.append(f"{kind}[{index}].id: duplicate id {item!r}")
+                seen.add(item)
+            return seen
+
+        arch_ids = unique("architectures", [a.id for a in self.architectures])
+        task_ids = unique("tasks", [t.id for t in self.tasks])
+        family_ids = unique("families", [f.id for f in self.families])
+        unique("models", [m.id for m in self.models])
+
+        alias_owner: dict[str, str] = {}
+        for index, task in enumerate(self.tasks):
+            for arch in task.architectures:
+                if arch not in arch_ids:
+                    problems.append(f"tasks[{index}] ({task.id}).architectures: unknown architecture {arch!r}")
+            for alias in task.aliases:
+                if alias in task_ids:
+                    problems.append(f"tasks[{index}] ({task.id}).aliases: {alias!r} is already a task id")
+                elif alias in alias_owner:
+                    problems.append(
+                        f"tasks[{index}] ({task.id}).aliases: {alias!r} is already an alias of {alias_owner[alias]}"
+                    )
+                alias_owner[alias] = task.id
+
+        type_owner: dict[str, str] = {}
+        for index, family in enumerate(self.families):
+            if family.architecture not in arch_ids:
+                problems.append(
+                    f"families[{index}] ({family.id}).architecture: unknown architecture {family.architecture!r}"
+                )
+            for model_type in family.model_types:
+                if model_type in type_owner:
+                    problems.append(
+                        f"families[{index}] ({family.id}).model_types: {model_type!r} already belongs to "
+                        f"{type_owner[model_type]}"
+                    )
+                type_owner[model_type] = family.id
+
+        for index, model in enumerate(self.models):
+            if model.family not in family_ids:
+                problems.append(f"models[{index}] ({model.id}).family: unknown family {model.family!r}")
+            for task in model.tasks:
+                if task not in task_ids:
+                    problems.append(f"models[{index}] ({model.id}).tasks: unknown task {task!r}")
+            for m_index, metric in enumerate(model.reported):
+                if metric.task is not None and metric.task not in model.tasks:
+                    problems.append(
+                        f"models[{index}] ({model.id}).reported[{m_index}].task: {metric.task!r} is not one of "
+                        "the model's tasks"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # Convenience look-ups used by the seeder and tests.
+    def task(self, task_id: str) -> TaskSpec:
+        return next(t for t in self.tasks if t.id == task_id)
+
+    def family(self, family_id: str) -> FamilySpec:
+        return next(f for f in self.families if f.id == family_id)
+
+    def alias_map(self) -> dict[str, str]:
+        """Every accepted spelling (ids and aliases) -> task id."""
+        names = {t.id: t.id for t in self.tasks}
+        for task in self.tasks:
+            for alias in task.aliases:
+                names[alias] = task.id
+        return names
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of the file's bytes: cheap enough to check on every start, so parsing happens only on change."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise TaxonomyError(f"Cannot read taxonomy file {path}: {exc.strerror}. Check CATALOG_TAXONOMY.") from exc
+
+
+def _location(loc: tuple[int | str, ...], data: object) -> str:
+    """Render a pydantic location as a readable path, naming items by their id where they have one."""
+    parts: list[str] = []
+    node = data
+    for key in loc:
+        if isinstance(key, int):
+            label = f"[{key}]"
+            if isinstance(node, list) and key < len(node):
+                node = node[key]
+                if isinstance(node, dict) and "id" in node:
+                    label += f" ({node['id']})"
+            parts.append(label)
+        else:
+            if isinstance(node, dict):
+                node = node.get(key)
+            parts.append(("." if parts else "") + str(key))
+    return "".join(parts) or "(top level)"
+
+
+def parse_taxonomy(text: str, source: str = "catalog.yaml") -> Taxonomy:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise TaxonomyError(f"{source}:{where}: invalid YAML ({problem}). Fix the file and retry.") from exc
+    if not isinstance(data, dict):
+        raise TaxonomyError(
+            f"{source}: expected a mapping with keys version, architectures, tasks, families, models; "
+            f"got {type(data).__name__}."
+        )
+    try:
+        return Taxonomy.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = _location(tuple(first["loc"]), data)
+        message = first["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        more = len(exc.errors()) - 1
+        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise TaxonomyError(f"{source}: at {where}: {message}{tail}. Fix the file and retry.") from exc
+
+
+def load_taxonomy(path: Path | None = None) -> Taxonomy:
+    from catalog import settings
+
+    path = path or settings.taxonomy_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TaxonomyError(f"Cannot read taxonomy file {path}: {exc.strerror}. Check CATALOG_TAXONOMY.") from exc
+    except UnicodeDecodeError as exc:
+        raise TaxonomyError(f"{path}: not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
+    return parse_taxonomy(text, str(path))
