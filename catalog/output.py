@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 FORMATS = ("table", "json", "csv")
+WIDE = 120
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,9 @@ class Column:
     value: Callable[[dict[str, Any]], Any]
     justify: str = "left"
     max_width: int | None = None
+    min_width: int | None = None
     no_wrap: bool = False
+    optional: bool = False  # dropped on terminals narrower than WIDE
 
 
 def _csv_cell(value: Any) -> str:
@@ -75,11 +78,14 @@ def render_table(
         console.print(empty)
         return
     table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    if console.width < WIDE:
+        columns = [c for c in columns if not c.optional]
     for column in columns:
         table.add_column(
             column.header,
             justify=column.justify,  # type: ignore[arg-type]
             max_width=column.max_width,
+            min_width=column.min_width,
             no_wrap=column.no_wrap,
             overflow="fold",
         )

@@ -204,7 +204,7 @@ def list_families(db: Database, architecture: str | None = None) -> list[FamilyR
         if architecture:
             query = query.where(Family.architecture_id == resolve_architecture(session, architecture))
         counts = dict(
-            session.execute(select(Model.family_id, func.count()).group_by(Model.family_id)).tuples().all()
+            session.execute(select(Model.family_id, func.count()).group_by(Model.family_id)).all()
         )
         return [_family_record(f, counts.get(f.id, 0)) for f in session.scalars(query)]
 

@@ -15,7 +15,8 @@ from catalog.cli import taxonomy as _taxonomy
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="catalog")
-def cli() -> None:
+@click.option("--db", "db_url", metavar="URL", help="SQLAlchemy database URL for every command (env CATALOG_DB_URL).")
+def cli(db_url: str | None) -> None:
     """Pick a pretrained model for a task, and prove the choice on your own hardware.
 
     The database defaults to a SQLite file in your user data directory, created and seeded from the curated

@@ -39,8 +39,13 @@ def listing_options(func: F) -> F:
 
 
 def open_db(db_url: str | None) -> Any:
+    """Open the database named by the command's --db, else the group's --db, else the configured default."""
     from catalog.db import open_database
 
+    if db_url is None:
+        context = click.get_current_context(silent=True)
+        if context is not None:
+            db_url = context.find_root().params.get("db_url")
     return open_database(db_url)
 
 

@@ -35,11 +35,11 @@ def models_command(
     columns = [
         Column("Model", lambda r: r["id"], no_wrap=True),
         Column("Task", lambda r: r["pipeline_tag"]),
-        Column("Family", lambda r: r["family"]),
-        Column("Architecture", lambda r: r["architecture"]),
+        Column("Family", lambda r: r["family"], optional=True),
+        Column("Architecture", lambda r: r["architecture"], optional=True),
         Column("Params", lambda r: human_count(r["params"]), justify="right"),
         Column("License", lambda r: r["license"]),
-        Column("Languages", lambda r: ", ".join(r["languages"][:4]) + (" …" if len(r["languages"]) > 4 else "")),
+        Column("Languages", lambda r: ", ".join(r["languages"][:4]) + (" …" if len(r["languages"]) > 4 else ""), optional=True),
         Column("Downloads", lambda r: human_count(r["downloads"]), justify="right"),
     ]
     render(rows, columns, fmt, title="Models", empty="No models match. Loosen the filters or run `catalog sync`.")

@@ -25,14 +25,14 @@ def recommend_command(
     columns = [
         Column("#", lambda r: r["rank"], justify="right"),
         Column("Model", lambda r: r["id"], no_wrap=True),
-        Column("Family", lambda r: r["family"]),
-        Column("Architecture", lambda r: r["architecture"]),
+        Column("Family", lambda r: r["family"], optional=True),
+        Column("Architecture", lambda r: r["architecture"], optional=True),
         Column("Params", lambda r: human_count(r["params"]), justify="right"),
         Column("License", lambda r: r["license"]),
-        Column("Languages", lambda r: ", ".join(r["languages"][:3]) + (" …" if len(r["languages"]) > 3 else "")),
-        Column("Downloads", lambda r: human_count(r["downloads"]), justify="right"),
+        Column("Languages", lambda r: ", ".join(r["languages"][:3]) + (" …" if len(r["languages"]) > 3 else ""), optional=True),
+        Column("Downloads", lambda r: human_count(r["downloads"]), justify="right", optional=True),
         Column("Score", lambda r: f"{r['score']:.3f}", justify="right"),
-        Column("Why", lambda r: r["why"], max_width=48),
+        Column("Why", lambda r: r["why"], max_width=60),
     ]
     excluded = ", ".join(f"{n} {reason}" for reason, n in result.excluded.items())
     caption = f"{result.considered} candidates" + (f"; excluded: {excluded}" if excluded else "")

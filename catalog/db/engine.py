@@ -152,20 +152,18 @@ def open_database(url: str | None = None, *, seed: bool = True, taxonomy_path: P
                 from catalog.db.seed import seed_if_changed
 
                 seed_if_changed(connection, taxonomy_path or settings.taxonomy_path())
-    except sa_exc.OperationalError as exc:
+    except sa_exc.DBAPIError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         if "file is not a database" in reason or "malformed" in reason:
             raise DatabaseError(
                 f"{shown} is not a usable SQLite catalog database ({reason}). Move it aside or use another --db."
             ) from exc
-        raise DatabaseUnavailableError(
-            f"Cannot open the database at {shown}: {reason}. Check that the server is running and the URL is "
-            "right (--db or CATALOG_DB_URL)."
-        ) from exc
-    except sa_exc.DatabaseError as exc:
-        engine.dispose()
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        if isinstance(exc, sa_exc.OperationalError):
+            raise DatabaseUnavailableError(
+                f"Cannot open the database at {shown}: {reason}. Check that the server is running and the URL "
+                "is right (--db or CATALOG_DB_URL)."
+            ) from exc
         raise DatabaseError(
             f"The database at {shown} cannot be used: {reason}. Move it aside or use another --db."
         ) from exc

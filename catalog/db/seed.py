@@ -7,7 +7,9 @@ that a Hub sync owns (downloads, likes, Hub dates) are left alone once a sync ha
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
@@ -26,7 +28,9 @@ from catalog.db.models import (
     TaskAlias,
     utcnow,
 )
-from catalog.taxonomy import ModelSpec, Taxonomy, file_digest, load_taxonomy
+
+if TYPE_CHECKING:  # pydantic is imported only when there is something to seed
+    from catalog.taxonomy import ModelSpec, Taxonomy
 
 DIGEST_KEY = "taxonomy_sha256"
 CURATED_SOURCE = "catalog.yaml"
@@ -39,10 +43,17 @@ def stored_digest(session: Session) -> str | None:
 
 def seed_if_changed(connection: Connection, path: Path) -> bool:
     """Seed when catalog.yaml differs from what the database was seeded from. Returns whether it seeded."""
-    digest = file_digest(path)
+    from catalog.errors import TaxonomyError
+
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise TaxonomyError(f"Cannot read taxonomy file {path}: {exc.strerror}. Check CATALOG_TAXONOMY.") from exc
     with Session(bind=connection, autoflush=False) as session:
         if stored_digest(session) == digest:
             return False
+        from catalog.taxonomy import load_taxonomy
+
         taxonomy = load_taxonomy(path)
         apply_taxonomy(session, taxonomy)
         session.merge(CatalogMeta(key=DIGEST_KEY, value=digest))

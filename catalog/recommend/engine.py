@@ -114,14 +114,14 @@ def _score(model: Model, task_id: str, best_log_downloads: float, weights: Mappi
             "popularity",
             weights["popularity"],
             popularity,
-            f"{_humanize(downloads)} downloads/30 days" if model.downloads is not None else "downloads unknown",
+            f"{_humanize(downloads)} downloads/30d" if model.downloads is not None else "downloads unknown",
             f"reported: {provenance}" if model.downloads is not None else "no figure",
         ),
         Component(
             "curated",
             weights["curated"],
             1.0 if model.curated else 0.0,
-            "in the reviewed catalog" if model.curated else "not reviewed",
+            "curated" if model.curated else "not curated",
             "catalog.yaml",
         ),
         Component(
@@ -129,8 +129,8 @@ def _score(model: Model, task_id: str, best_log_downloads: float, weights: Mappi
             weights["reported"],
             1.0 if reported else 0.0,
             (
-                f"{reported[0].metric} {reported[0].value:g}{'%' if reported[0].scale == 'percent' else ''} "
-                f"on {reported[0].dataset}"
+                f"card: {reported[0].metric} {reported[0].value:g}{'%' if reported[0].scale == 'percent' else ''} "
+                f"({reported[0].dataset})"
             )
             if reported
             else "no reported metric",
@@ -140,7 +140,7 @@ def _score(model: Model, task_id: str, best_log_downloads: float, weights: Mappi
             "specialised",
             weights["specialised"],
             1.0 if model.pipeline_tag == task_id else 0.0,
-            f"pipeline tag {model.pipeline_tag}" if model.pipeline_tag else "no pipeline tag",
+            f"made for {model.pipeline_tag}" if model.pipeline_tag else "no pipeline tag",
             "Hub pipeline tag",
         ),
     ]
