@@ -77,9 +77,19 @@ def render_table(
     if not rows:
         console.print(empty)
         return
-    table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
-    if console.width < WIDE:
+    from rich import box
+
+    narrow = console.width < WIDE
+    if narrow:
         columns = [c for c in columns if not c.optional]
+    table = Table(
+        title=title,
+        caption=caption,
+        show_lines=False,
+        header_style="bold",
+        box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+        pad_edge=not narrow,
+    )
     for column in columns:
         table.add_column(
             column.header,

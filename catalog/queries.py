@@ -203,9 +203,7 @@ def list_families(db: Database, architecture: str | None = None) -> list[FamilyR
         query = select(Family).options(selectinload(Family.model_types)).order_by(Family.position)
         if architecture:
             query = query.where(Family.architecture_id == resolve_architecture(session, architecture))
-        counts = dict(
-            session.execute(select(Model.family_id, func.count()).group_by(Model.family_id)).all()
-        )
+        counts = dict(session.execute(select(Model.family_id, func.count()).group_by(Model.family_id)).all())
         return [_family_record(f, counts.get(f.id, 0)) for f in session.scalars(query)]
 
 
@@ -248,9 +246,7 @@ def get_model(db: Database, model_id: str) -> ModelRecord:
                 return model_record(folded)
             # Suggest among ids sharing the last path part, and the curated set; never scan a huge table.
             tail = model_id.split("/")[-1].lower()
-            pool = list(
-                session.scalars(select(Model.id).where(func.lower(Model.id).like(f"%{tail[:4]}%")).limit(500))
-            )
+            pool = list(session.scalars(select(Model.id).where(func.lower(Model.id).like(f"%{tail[:4]}%")).limit(500)))
             pool += list(session.scalars(select(Model.id).where(Model.curated.is_(True))))
             raise UnknownModelError(model_id, pool)
         return model_record(model)
@@ -262,7 +258,10 @@ def task_detail(db: Database, name: str, top: int = 10) -> TaskDetail:
         task = session.scalars(
             select(Task)
             .where(Task.id == task_id)
-            .options(selectinload(Task.aliases), selectinload(Task.architectures).selectinload(Architecture.families))
+            .options(
+                selectinload(Task.aliases),
+                selectinload(Task.architectures).selectinload(Architecture.families),
+            )
         ).one()
         counts = _model_counts(session)
         record = _task_record(task, counts.get(task.id, 0))
@@ -292,8 +291,6 @@ def task_detail(db: Database, name: str, top: int = 10) -> TaskDetail:
             select(Family).options(selectinload(Family.model_types)).order_by(Family.position)
         ).all()
         arch_ids = {a.id for a in task.architectures}
-        families = [
-            _family_record(f) for f in family_rows if f.id in with_models or f.architecture_id in arch_ids
-        ]
+        families = [_family_record(f) for f in family_rows if f.id in with_models or f.architecture_id in arch_ids]
     top_models = list_models(db, task=task_id, limit=top)
     return TaskDetail(task=record, architectures=archs, families=families, top_models=top_models)

@@ -160,9 +160,9 @@ class Taxonomy(_Strict):
         for index, model in enumerate(self.models):
             if model.family not in family_ids:
                 problems.append(f"models[{index}] ({model.id}).family: unknown family {model.family!r}")
-            for task in model.tasks:
-                if task not in task_ids:
-                    problems.append(f"models[{index}] ({model.id}).tasks: unknown task {task!r}")
+            for model_task in model.tasks:
+                if model_task not in task_ids:
+                    problems.append(f"models[{index}] ({model.id}).tasks: unknown task {model_task!r}")
             for m_index, metric in enumerate(model.reported):
                 if metric.task is not None and metric.task not in model.tasks:
                     problems.append(

@@ -33,7 +33,14 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     home = tmp_path / "catalog-home"
     home.mkdir()
     monkeypatch.setenv("CATALOG_DATA_DIR", str(home))
-    for name in ("CATALOG_DB_URL", "CATALOG_TAXONOMY", "CATALOG_DEBUG", "CATALOG_LANG", "HF_TOKEN", "HF_ENDPOINT"):
+    for name in (
+        "CATALOG_DB_URL",
+        "CATALOG_TAXONOMY",
+        "CATALOG_DEBUG",
+        "CATALOG_LANG",
+        "HF_TOKEN",
+        "HF_ENDPOINT",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

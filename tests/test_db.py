@@ -49,7 +49,12 @@ def test_first_open_creates_migrates_and_seeds(db_url: str, mini_taxonomy: Path)
         assert "model card" in model.provenance["params"]
         assert model.created_at is not None and model.updated_at is not None
         [metric] = model.reported
-        assert (metric.metric, metric.value, metric.scale, metric.dataset) == ("seqeval-f1", 91.3, "percent", "CoNLL-2003")
+        assert (metric.metric, metric.value, metric.scale, metric.dataset) == (
+            "seqeval-f1",
+            91.3,
+            "percent",
+            "CoNLL-2003",
+        )
         small = s.get(Model, "example/small-ner")
         assert small.language_codes == ["zh", "en"]  # order kept
         claude = s.get(Model, "anthropic/claude-3-haiku")
@@ -86,7 +91,12 @@ def test_changed_taxonomy_is_reapplied(db_url: str, mini_taxonomy: Path) -> None
         assert s.get(Model, "example/small-ner") is None
         assert s.get(Model, "dslim/bert-base-NER").language_codes == ["en", "de"]
         assert s.get(TaskAlias, "entities").task_id == "token-classification"
-        assert s.scalar(select(func.count()).select_from(ModelLanguage).where(ModelLanguage.model_id == "example/small-ner")) == 0
+        assert (
+            s.scalar(
+                select(func.count()).select_from(ModelLanguage).where(ModelLanguage.model_id == "example/small-ner")
+            )
+            == 0
+        )
     db.dispose()
 
 

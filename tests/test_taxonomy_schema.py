@@ -61,7 +61,10 @@ def test_wrong_type_says_what_was_expected() -> None:
     assert "families[0] (bert).year: Input should be a valid integer" in _error(data)
     data = _mini()
     data["tasks"][0]["modality"] = "smell"
-    assert "tasks[0] (token-classification).modality: Input should be 'text', 'vision', 'audio' or 'multimodal'" in _error(data)
+    assert (
+        "tasks[0] (token-classification).modality: Input should be 'text', 'vision', 'audio' or 'multimodal'"
+        in _error(data)
+    )
 
 
 def test_dangling_references_are_listed() -> None:

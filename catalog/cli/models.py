@@ -33,13 +33,17 @@ def models_command(
     )
     rows = [r.to_dict() for r in records]
     columns = [
-        Column("Model", lambda r: r["id"], no_wrap=True),
-        Column("Task", lambda r: r["pipeline_tag"]),
+        Column("Model", lambda r: r["id"], min_width=24),
+        Column("Task", lambda r: r["pipeline_tag"], optional=True),
         Column("Family", lambda r: r["family"], optional=True),
         Column("Architecture", lambda r: r["architecture"], optional=True),
         Column("Params", lambda r: human_count(r["params"]), justify="right"),
         Column("License", lambda r: r["license"]),
-        Column("Languages", lambda r: ", ".join(r["languages"][:4]) + (" …" if len(r["languages"]) > 4 else ""), optional=True),
+        Column(
+            "Languages",
+            lambda r: ", ".join(r["languages"][:4]) + (" …" if len(r["languages"]) > 4 else ""),
+            optional=True,
+        ),
         Column("Downloads", lambda r: human_count(r["downloads"]), justify="right"),
     ]
     render(rows, columns, fmt, title="Models", empty="No models match. Loosen the filters or run `catalog sync`.")
@@ -82,8 +86,11 @@ def show_command(model_id: str, db_url: str | None, fmt: str, lang: str) -> None
         checked = "" if metric.verified else " (not re-verified)"
         value = f"{metric.value:g}{'%' if metric.scale == 'percent' else ''}"
         split = f" {metric.split}" if metric.split else ""
-        table.add_row(f"reported {metric.metric}", f"{value} on {metric.dataset}{split}",
-                      f"reported: {metric.source}{checked}")
+        table.add_row(
+            f"reported {metric.metric}",
+            f"{value} on {metric.dataset}{split}",
+            f"reported: {metric.source}{checked}",
+        )
     Console().print(table)
 
 

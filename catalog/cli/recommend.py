@@ -24,21 +24,31 @@ def recommend_command(
     rows = result.to_list()
     columns = [
         Column("#", lambda r: r["rank"], justify="right"),
-        Column("Model", lambda r: r["id"], no_wrap=True),
+        Column("Model", lambda r: r["id"], min_width=24),
         Column("Family", lambda r: r["family"], optional=True),
         Column("Architecture", lambda r: r["architecture"], optional=True),
         Column("Params", lambda r: human_count(r["params"]), justify="right"),
         Column("License", lambda r: r["license"]),
-        Column("Languages", lambda r: ", ".join(r["languages"][:3]) + (" …" if len(r["languages"]) > 3 else ""), optional=True),
+        Column(
+            "Languages",
+            lambda r: ", ".join(r["languages"][:3]) + (" …" if len(r["languages"]) > 3 else ""),
+            optional=True,
+        ),
         Column("Downloads", lambda r: human_count(r["downloads"]), justify="right", optional=True),
         Column("Score", lambda r: f"{r['score']:.3f}", justify="right"),
-        Column("Why", lambda r: r["why"], max_width=60),
+        Column("Why", lambda r: r["why"], max_width=60, min_width=24),
     ]
     excluded = ", ".join(f"{n} {reason}" for reason, n in result.excluded.items())
     caption = f"{result.considered} candidates" + (f"; excluded: {excluded}" if excluded else "")
     caption += ". Downloads and metrics are reported by the Hub / model cards, not measured here."
-    render(rows, columns, fmt, title=f"Recommended for {result.task}", caption=caption,
-           empty=f"No models for {result.task} yet — run `catalog sync --task {result.task}`.")
+    render(
+        rows,
+        columns,
+        fmt,
+        title=f"Recommended for {result.task}",
+        caption=caption,
+        empty=f"No models for {result.task} yet — run `catalog sync --task {result.task}`.",
+    )
 
 
 COMMANDS = [recommend_command]

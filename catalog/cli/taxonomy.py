@@ -27,9 +27,9 @@ def tasks_command(db_url: str | None, fmt: str, lang: str) -> None:
     columns = [
         Column("Task", lambda r: r["id"], no_wrap=True),
         Column("名称" if lang == "zh" else "Name", lambda r: name_of(r, lang)),
-        Column("Aliases", lambda r: _join(r["aliases"])),
-        Column("Modality", lambda r: r["modality"]),
-        Column("Metrics", lambda r: _join(r["metrics"])),
+        Column("Aliases", lambda r: _join(r["aliases"][:4]), max_width=40),
+        Column("Modality", lambda r: r["modality"], optional=True),
+        Column("Metrics", lambda r: _join(r["metrics"]), optional=True),
         Column("Models", lambda r: r["models"], justify="right"),
     ]
     render(rows, columns, fmt, title="任务" if lang == "zh" else "Tasks")
@@ -58,20 +58,29 @@ def task_command(name: str, top: int, db_url: str | None, fmt: str, lang: str) -
     other = task["name_en"] if lang == "zh" else task["name_zh"]
     console.print(f"[bold]{task['id']}[/bold] — {name_of(task, lang)} ({other})")
     console.print(task["description"])
-    console.print(f"Aliases: {_join(task['aliases'])}   Modality: {task['modality']}   "
-                  f"Metrics: {_join(task['metrics'])}   Models in catalog: {task['models']}")
-    console.print("Suitable architectures: " + _join(
-        f"{a.id} ({a.name_zh if lang == 'zh' else a.name_en})" for a in detail.architectures))
+    console.print(
+        f"Aliases: {_join(task['aliases'])}   Modality: {task['modality']}   "
+        f"Metrics: {_join(task['metrics'])}   Models in catalog: {task['models']}"
+    )
+    console.print(
+        "Suitable architectures: "
+        + _join(f"{a.id} ({a.name_zh if lang == 'zh' else a.name_en})" for a in detail.architectures)
+    )
     console.print("Families: " + _join(f.name for f in detail.families))
     columns = [
-        Column("Model", lambda r: r["id"], no_wrap=True),
+        Column("Model", lambda r: r["id"], min_width=24),
         Column("Family", lambda r: r["family"]),
         Column("Params", lambda r: human_count(r["params"]), justify="right"),
         Column("License", lambda r: r["license"]),
         Column("Downloads", lambda r: human_count(r["downloads"]), justify="right"),
     ]
-    render([m.to_dict() for m in detail.top_models], columns, "table", title="Top models",
-           empty="No models for this task yet — run `catalog sync --task " + task["id"] + "`.")
+    render(
+        [m.to_dict() for m in detail.top_models],
+        columns,
+        "table",
+        title="Top models",
+        empty="No models for this task yet — run `catalog sync --task " + task["id"] + "`.",
+    )
 
 
 @click.command("architectures")

@@ -171,5 +171,3 @@ def open_database(url: str | None = None, *, seed: bool = True, taxonomy_path: P
         engine.dispose()
         raise
     return Database(engine, resolved)
-
-

@@ -31,7 +31,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
         dict[str, Any]: JSON,
         list[str]: JSON,
         datetime: DateTime(),
@@ -139,9 +139,7 @@ class Model(Timestamped, Base):
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     pipeline_tag: Mapped[str | None] = mapped_column(String(64), index=True)
     family_id: Mapped[str | None] = mapped_column(ForeignKey("families.id", ondelete="SET NULL"), index=True)
-    architecture_id: Mapped[str | None] = mapped_column(
-        ForeignKey("architectures.id", ondelete="SET NULL"), index=True
-    )
+    architecture_id: Mapped[str | None] = mapped_column(ForeignKey("architectures.id", ondelete="SET NULL"), index=True)
     model_type: Mapped[str | None] = mapped_column(String(64))
     params: Mapped[int | None] = mapped_column(BigInteger, index=True)
     license: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -166,9 +164,7 @@ class Model(Timestamped, Base):
         cascade="all, delete-orphan", order_by="ModelLanguage.position"
     )
     tasks: Mapped[list[ModelTask]] = relationship(cascade="all, delete-orphan", order_by="ModelTask.position")
-    reported: Mapped[list[ReportedMetric]] = relationship(
-        cascade="all, delete-orphan", order_by="ReportedMetric.id"
-    )
+    reported: Mapped[list[ReportedMetric]] = relationship(cascade="all, delete-orphan", order_by="ReportedMetric.id")
 
     @property
     def language_codes(self) -> list[str]:

@@ -82,13 +82,23 @@ _DATE_KEYS = frozenset({"createdAt", "lastModified"})
 _ALWAYS_FIELDS = ("_id", "id", "modelId")
 #: Fields of a default list item (as in a real ``GET /api/models`` page).
 LIST_DEFAULT_FIELDS = frozenset(
-    {"_id", "id", "modelId", "likes", "trendingScore", "private", "downloads", "tags", "pipeline_tag",
-     "library_name", "createdAt"}
+    {
+        "_id",
+        "id",
+        "modelId",
+        "likes",
+        "trendingScore",
+        "private",
+        "downloads",
+        "tags",
+        "pipeline_tag",
+        "library_name",
+        "createdAt",
+    }
 )
 #: Extra fields a list item gets with ``full=true``.
 LIST_FULL_FIELDS = frozenset(
-    {"author", "sha", "lastModified", "gated", "disabled", "inference", "siblings", "mask_token",
-     "widgetData"}
+    {"author", "sha", "lastModified", "gated", "disabled", "inference", "siblings", "mask_token", "widgetData"}
 )
 _ERROR_MESSAGES = {
     500: "Internal Error - We're working hard to fix this as soon as possible!",
@@ -384,8 +394,16 @@ class FakeHub:
 
     # ---- faults and log
 
-    def fail_next(self, n: int, kind: str, *, path_prefix: str = "", method: str | None = None,
-                  retry_after: int = 0, stall_s: float = 2.0) -> None:
+    def fail_next(
+        self,
+        n: int,
+        kind: str,
+        *,
+        path_prefix: str = "",
+        method: str | None = None,
+        retry_after: int = 0,
+        stall_s: float = 2.0,
+    ) -> None:
         """Fail exactly the next ``n`` requests whose path starts with ``path_prefix`` (and whose
         method is ``method``, if given). Queued faults come before random ones, in order; a
         request that does not match the head of the queue leaves the queue alone."""
@@ -442,6 +460,7 @@ class FakeHub:
             records = self._records
             index = self._indexes.get((sort, descending))
             if index is None:
+
                 def key(i: int) -> tuple[int, float, str]:
                     return _sort_tuple(records[i], sort, descending)
 
@@ -514,16 +533,17 @@ class FakeHub:
                 return branch
         return None
 
-    def resolve(self, method: str, repo_id: str, revision: str, filename: str, range_header: str | None
-                ) -> _Response:
+    def resolve(self, method: str, repo_id: str, revision: str, filename: str, range_header: str | None) -> _Response:
         """``GET|HEAD /{repo_id}/resolve/{revision}/{filename}`` with the headers the client needs."""
         if repo_id not in self and repo_id not in self._files:
             return _error(404, "Repository not found", "RepoNotFound")
         commit = self._resolve_revision(repo_id, revision)
         if commit is None:
             return _error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
-        branch = revision if not _is_commit_sha(revision) or revision in self._files.get(repo_id, {}) else (
-            self._branch_of(repo_id, commit) or "main"
+        branch = (
+            revision
+            if not _is_commit_sha(revision) or revision in self._files.get(repo_id, {})
+            else (self._branch_of(repo_id, commit) or "main")
         )
         data = self._files.get(repo_id, {}).get(branch, {}).get(filename)
         if data is None:
@@ -532,8 +552,16 @@ class FakeHub:
         meta = (("X-Repo-Commit", commit), ("ETag", etag))
         if self.redirect_resolve and revision != commit:
             location = f"/{repo_id}/resolve/{commit}/{quote(filename)}"
-            return _Response(307, (*meta, ("Location", location), ("X-Linked-Etag", etag),
-                                   ("X-Linked-Size", str(len(data))), ("Content-Length", "0")))
+            return _Response(
+                307,
+                (
+                    *meta,
+                    ("Location", location),
+                    ("X-Linked-Etag", etag),
+                    ("X-Linked-Size", str(len(data))),
+                    ("Content-Length", "0"),
+                ),
+            )
         headers = (
             *meta,
             ("Content-Type", _content_type(filename)),
@@ -545,8 +573,7 @@ class FakeHub:
             if span is None:
                 return _Response(416, (*meta, ("Content-Range", f"bytes */{len(data)}")))
             lo, hi = span
-            return _Response(206, (*headers, ("Content-Range", f"bytes {lo}-{hi}/{len(data)}")),
-                             data[lo : hi + 1])
+            return _Response(206, (*headers, ("Content-Range", f"bytes {lo}-{hi}/{len(data)}")), data[lo : hi + 1])
         return _Response(200, headers, data)
 
 
@@ -606,8 +633,7 @@ def _encode_cursor(last: Mapping[str, Any], sort: str, descending: bool) -> str:
     if value is None:
         predicate: dict[str, Any] = {"$or": [{sort: None, **after}]}
     else:
-        predicate = {"$or": [{sort: value, **after}, {sort: {"$lt" if descending else "$gt": value}},
-                             {sort: None}]}
+        predicate = {"$or": [{sort: value, **after}, {sort: {"$lt" if descending else "$gt": value}}, {sort: None}]}
     return base64.b64encode(json.dumps(predicate, separators=(",", ":")).encode()).decode("ascii")
 
 
@@ -731,10 +757,37 @@ class _ListQuery:
 # --------------------------------------------------------------------------- data sources
 
 _KNOWN_LIBRARIES = (
-    "transformers", "sentence-transformers", "diffusers", "timm", "peft", "gguf", "adapter-transformers",
-    "spacy", "flair", "keras", "tf-keras", "open_clip", "speechbrain", "espnet", "fasttext",
-    "stable-baselines3", "ml-agents", "sample-factory", "nemo", "pyannote-audio", "onnx", "mlx", "setfit",
-    "span-marker", "transformers.js", "sklearn", "fastai", "paddlenlp", "allennlp", "asteroid", "ctranslate2",
+    "transformers",
+    "sentence-transformers",
+    "diffusers",
+    "timm",
+    "peft",
+    "gguf",
+    "adapter-transformers",
+    "spacy",
+    "flair",
+    "keras",
+    "tf-keras",
+    "open_clip",
+    "speechbrain",
+    "espnet",
+    "fasttext",
+    "stable-baselines3",
+    "ml-agents",
+    "sample-factory",
+    "nemo",
+    "pyannote-audio",
+    "onnx",
+    "mlx",
+    "setfit",
+    "span-marker",
+    "transformers.js",
+    "sklearn",
+    "fastai",
+    "paddlenlp",
+    "allennlp",
+    "asteroid",
+    "ctranslate2",
     "coreml",
 )
 
@@ -769,38 +822,94 @@ def _snapshot_rows(path: Path, *, derive_library_name: bool) -> Iterator[dict[st
 
 # task -> (model types, library, architecture suffix, auto class)
 _TASKS: tuple[tuple[str, tuple[str, ...], str, str, str], ...] = (
-    ("text-generation", ("llama", "mistral", "qwen2", "gemma", "gpt2"), "transformers", "ForCausalLM",
-     "AutoModelForCausalLM"),
-    ("text-classification", ("bert", "roberta", "distilbert", "deberta-v2"), "transformers",
-     "ForSequenceClassification", "AutoModelForSequenceClassification"),
-    ("token-classification", ("bert", "roberta", "xlm-roberta"), "transformers", "ForTokenClassification",
-     "AutoModelForTokenClassification"),
+    (
+        "text-generation",
+        ("llama", "mistral", "qwen2", "gemma", "gpt2"),
+        "transformers",
+        "ForCausalLM",
+        "AutoModelForCausalLM",
+    ),
+    (
+        "text-classification",
+        ("bert", "roberta", "distilbert", "deberta-v2"),
+        "transformers",
+        "ForSequenceClassification",
+        "AutoModelForSequenceClassification",
+    ),
+    (
+        "token-classification",
+        ("bert", "roberta", "xlm-roberta"),
+        "transformers",
+        "ForTokenClassification",
+        "AutoModelForTokenClassification",
+    ),
     ("fill-mask", ("bert", "roberta", "albert"), "transformers", "ForMaskedLM", "AutoModelForMaskedLM"),
-    ("question-answering", ("bert", "distilbert", "roberta"), "transformers", "ForQuestionAnswering",
-     "AutoModelForQuestionAnswering"),
-    ("summarization", ("bart", "t5", "pegasus"), "transformers", "ForConditionalGeneration",
-     "AutoModelForSeq2SeqLM"),
-    ("translation", ("marian", "t5", "m2m_100"), "transformers", "ForConditionalGeneration",
-     "AutoModelForSeq2SeqLM"),
-    ("automatic-speech-recognition", ("whisper", "wav2vec2"), "transformers", "ForConditionalGeneration",
-     "AutoModelForSpeechSeq2Seq"),
-    ("image-classification", ("vit", "convnext", "resnet"), "transformers", "ForImageClassification",
-     "AutoModelForImageClassification"),
-    ("object-detection", ("detr", "yolos"), "transformers", "ForObjectDetection",
-     "AutoModelForObjectDetection"),
+    (
+        "question-answering",
+        ("bert", "distilbert", "roberta"),
+        "transformers",
+        "ForQuestionAnswering",
+        "AutoModelForQuestionAnswering",
+    ),
+    ("summarization", ("bart", "t5", "pegasus"), "transformers", "ForConditionalGeneration", "AutoModelForSeq2SeqLM"),
+    ("translation", ("marian", "t5", "m2m_100"), "transformers", "ForConditionalGeneration", "AutoModelForSeq2SeqLM"),
+    (
+        "automatic-speech-recognition",
+        ("whisper", "wav2vec2"),
+        "transformers",
+        "ForConditionalGeneration",
+        "AutoModelForSpeechSeq2Seq",
+    ),
+    (
+        "image-classification",
+        ("vit", "convnext", "resnet"),
+        "transformers",
+        "ForImageClassification",
+        "AutoModelForImageClassification",
+    ),
+    ("object-detection", ("detr", "yolos"), "transformers", "ForObjectDetection", "AutoModelForObjectDetection"),
     ("sentence-similarity", ("bert", "mpnet"), "sentence-transformers", "Model", "AutoModel"),
     ("feature-extraction", ("bert", "xlm-roberta"), "transformers", "Model", "AutoModel"),
     ("text-to-image", ("",), "diffusers", "", ""),
 )
 _ARCH_PREFIX = {
-    "llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2", "gemma": "Gemma", "gpt2": "GPT2",
-    "bert": "Bert", "roberta": "Roberta", "distilbert": "DistilBert", "deberta-v2": "DebertaV2",
-    "xlm-roberta": "XLMRoberta", "albert": "Albert", "bart": "Bart", "t5": "T5", "pegasus": "Pegasus",
-    "marian": "Marian", "m2m_100": "M2M100", "whisper": "Whisper", "wav2vec2": "Wav2Vec2", "vit": "ViT",
-    "convnext": "ConvNext", "resnet": "ResNet", "detr": "Detr", "yolos": "Yolos", "mpnet": "MPNet",
+    "llama": "Llama",
+    "mistral": "Mistral",
+    "qwen2": "Qwen2",
+    "gemma": "Gemma",
+    "gpt2": "GPT2",
+    "bert": "Bert",
+    "roberta": "Roberta",
+    "distilbert": "DistilBert",
+    "deberta-v2": "DebertaV2",
+    "xlm-roberta": "XLMRoberta",
+    "albert": "Albert",
+    "bart": "Bart",
+    "t5": "T5",
+    "pegasus": "Pegasus",
+    "marian": "Marian",
+    "m2m_100": "M2M100",
+    "whisper": "Whisper",
+    "wav2vec2": "Wav2Vec2",
+    "vit": "ViT",
+    "convnext": "ConvNext",
+    "resnet": "ResNet",
+    "detr": "Detr",
+    "yolos": "Yolos",
+    "mpnet": "MPNet",
 }
-_AUTHORS = ("acme-ai", "nlp-lab", "vision-co", "speechworks", "open-models", "uni-research", "jdoe", "asmith",
-            "bigscience-x", "tiny-llm")
+_AUTHORS = (
+    "acme-ai",
+    "nlp-lab",
+    "vision-co",
+    "speechworks",
+    "open-models",
+    "uni-research",
+    "jdoe",
+    "asmith",
+    "bigscience-x",
+    "tiny-llm",
+)
 _LICENSES = ("apache-2.0", "mit", "cc-by-4.0", "cc-by-nc-4.0", "llama2", "openrail", "other", "bsd-3-clause")
 _LANGUAGES = ("en", "fr", "de", "es", "zh", "ja", "ar", "ru", "hi", "multilingual")
 _EPOCH_START = datetime(2022, 3, 2, 23, 29, 4, tzinfo=timezone.utc)  # the Hub's oldest createdAt
@@ -824,7 +933,7 @@ def synthetic_records(n: int, seed: int = 0) -> Iterator[dict[str, Any]]:
         created_s = rng.uniform(0, _EPOCH_SPAN_S)
         modified_s = rng.uniform(created_s, _EPOCH_SPAN_S)
         downloads = min(int(rng.lognormvariate(4.0, 3.0)), 500_000_000)
-        likes = int((downloads ** 0.5) * rng.random())
+        likes = int((downloads**0.5) * rng.random())
         repo_id = f"{author}/{model_type or library}-{task}-{i:06d}"
         tags = [library, "safetensors"]
         if model_type:
@@ -857,8 +966,11 @@ def synthetic_records(n: int, seed: int = 0) -> Iterator[dict[str, Any]]:
             params = int(rng.lognormvariate(18.5, 1.5))
             record["safetensors"] = {"parameters": {"F32": params}, "total": params}
             if library == "transformers":
-                record["transformersInfo"] = {"auto_model": auto_class, "pipeline_tag": task,
-                                              "processor": "AutoTokenizer"}
+                record["transformersInfo"] = {
+                    "auto_model": auto_class,
+                    "pipeline_tag": task,
+                    "processor": "AutoTokenizer",
+                }
         yield record
 
 
@@ -941,8 +1053,9 @@ class _Handler(BaseHTTPRequestHandler):
                 response = self._route(method, target)
             except Exception as exc:  # a bug in the fake must show up as a 500, not a hung client
                 response = _error(500, f"fake hub error: {type(exc).__name__}: {exc}")
-        self._send(method, response, partial=fault == "partial")
+        # Log before sending: once the client has the response, a test may already read the log.
         hub.request_log.append((method, target, 0 if fault == "partial" else response.status))
+        self._send(method, response, partial=fault == "partial")
 
     def _route(self, method: str, target: str) -> _Response:
         hub = self.server.hub
@@ -961,7 +1074,7 @@ class _Handler(BaseHTTPRequestHandler):
                 headers.append(("Link", f'<http://{host}/api/models?{urlencode(next_params)}>; rel="next"'))
             return _json_response(200, items, headers)
         if path.startswith("/api/models/"):
-            segments = path[len("/api/models/"):].strip("/").split("/")
+            segments = path[len("/api/models/") :].strip("/").split("/")
             expand = [v for k, v in params if k in ("expand", "expand[]")]
             if len(segments) >= 4 and segments[2] == "revision":
                 return hub.model_info("/".join(segments[:2]), unquote("/".join(segments[3:])), expand)
@@ -974,8 +1087,9 @@ class _Handler(BaseHTTPRequestHandler):
             repo_part, _, rest = path.lstrip("/").partition("/resolve/")
             revision, _, filename = rest.partition("/")
             if repo_part and revision and filename:
-                return hub.resolve(method, unquote(repo_part), unquote(revision), unquote(filename),
-                                   self.headers.get("Range"))
+                return hub.resolve(
+                    method, unquote(repo_part), unquote(revision), unquote(filename), self.headers.get("Range")
+                )
         return _error(404, "Not Found")
 
     def _send(self, method: str, response: _Response, *, partial: bool) -> None:
@@ -1055,8 +1169,9 @@ class HubServer:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the fake Hub in the foreground until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m tests.support.hub_server",
-                                     description="Serve a fake Hugging Face Hub on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.support.hub_server", description="Serve a fake Hugging Face Hub on 127.0.0.1."
+    )
     parser.add_argument("--csv", type=Path, help="snapshot CSV to serve (e.g. hf_models_2024-09-20.csv)")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: ephemeral)")
     parser.add_argument("--synthetic", type=int, default=0, metavar="N", help="add N synthetic models")
@@ -1077,8 +1192,9 @@ def main(argv: list[str] | None = None) -> int:
     for record in synthetic_records(args.synthetic, seed=args.seed):
         hub.add_record(record)
     if args.fault_rate > 0:
-        hub.faults = Faults(rate=args.fault_rate, kinds=tuple(args.fault_kinds.split(",")), seed=args.seed,
-                            stall_s=args.stall_s)
+        hub.faults = Faults(
+            rate=args.fault_rate, kinds=tuple(args.fault_kinds.split(",")), seed=args.seed, stall_s=args.stall_s
+        )
     with HubServer(hub, port=args.port, verbose=args.verbose) as server:
         print(f"fake Hub with {len(hub)} models at {server.url}  (HF_ENDPOINT={server.url})", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -4,6 +4,7 @@ so migrations run inside the caller's transaction and a failure leaves the datab
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from catalog.db.models import Base
 
@@ -23,7 +24,7 @@ def run_migrations_online() -> None:
     _run(connection)
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
