@@ -43,7 +43,10 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # No test may reach the real Hub: the default endpoint is a closed local port. (HF_HUB_OFFLINE is not set
+    # here because huggingface_hub freezes it at import time; tests that need it patch both env and constants.)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("COLUMNS", "160")
     return home
 

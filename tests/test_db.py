@@ -246,3 +246,31 @@ def test_env_url_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mini_t
     monkeypatch.setenv("CATALOG_DB_URL", f"sqlite:///{tmp_path / 'env.db'}")
     open_database().dispose()
     assert (tmp_path / "env.db").is_file()
+
+
+def test_upgrade_keeps_existing_rows(db_url: str, mini_taxonomy: Path) -> None:
+    """A database made by the first schema revision, with rows in it, upgrades in place without losing them."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, REVISIONS[0])
+        conn.execute(
+            text(
+                "INSERT INTO models (id, gated, api_only, curated, description, source, provenance, created_at, "
+                "updated_at) VALUES ('someone/old-model', false, false, false, '', 'hub', '{}', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    db = open_database(db_url)
+    with db.session() as s:
+        old = s.get(Model, "someone/old-model")
+        assert old is not None and old.tags == []
+        assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
+    db.dispose()

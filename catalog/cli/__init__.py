@@ -10,6 +10,7 @@ import click
 from catalog import __version__
 from catalog.cli import models as _models
 from catalog.cli import recommend as _recommend
+from catalog.cli import sync as _sync
 from catalog.cli import taxonomy as _taxonomy
 
 
@@ -24,7 +25,7 @@ def cli(db_url: str | None) -> None:
     """
 
 
-for _module in (_taxonomy, _models, _recommend):
+for _module in (_taxonomy, _models, _recommend, _sync):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -156,7 +156,12 @@ class Model(Timestamped, Base):
     provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     hub_last_modified: Mapped[datetime | None] = mapped_column()
     hub_created_at: Mapped[datetime | None] = mapped_column()
-    synced_at: Mapped[datetime | None] = mapped_column()
+    synced_at: Mapped[datetime | None] = mapped_column(index=True)
+    author: Mapped[str | None] = mapped_column(String(128))
+    sha: Mapped[str | None] = mapped_column(String(64))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # Digest of the Hub fields a sync last wrote: an unchanged model is skipped without a write.
+    hub_digest: Mapped[str | None] = mapped_column(String(64))
 
     family: Mapped[Family | None] = relationship()
     architecture: Mapped[Architecture | None] = relationship()
@@ -210,6 +215,24 @@ class ReportedMetric(Base):
     split: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(Text)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SyncState(Base):
+    """Progress of one Hub listing (a task + sort + filters): the next page to fetch survives a crash, so a killed
+    sync resumes where it stopped. Updated in the same transaction as the page it follows."""
+
+    __tablename__ = "sync_state"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    task_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    query: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    next_url: Mapped[str | None] = mapped_column(Text)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    models: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column()
 
 
 class CatalogMeta(Base):

@@ -240,7 +240,7 @@ class Malformed:
     On each page the items at positions ``first``, ``first + every``, ``first + 2*every``, ...
     are corrupted, cycling through ``kinds``:
 
-    * ``"missing_id"``: the item has no ``"id"`` key.
+    * ``"missing_id"``: the item has no ``"id"`` (nor its legacy twin ``"modelId"``).
     * ``"bad_date"``: ``"lastModified": "not-a-date"`` (and ``createdAt`` too if present).
     * ``"wrong_type"``: ``"downloads": "lots"``.
     """
@@ -263,6 +263,7 @@ class Malformed:
             item = items[pos]
             if kind == "missing_id":
                 item.pop("id", None)
+                item.pop("modelId", None)  # the same id under its legacy name
             elif kind == "bad_date":
                 item["lastModified"] = "not-a-date"
                 if "createdAt" in item:
@@ -320,6 +321,7 @@ class FakeHub:
         self.redirect_resolve = False
         #: ``(method, path+query, status)``; status 0 = no complete response (drop/partial/stall).
         self.request_log: list[tuple[str, str, int]] = []
+        self.last_headers: dict[str, str] = {}  # of the latest request, e.g. to check Authorization
         #: ``(path+query, kind)`` for every injected fault.
         self.fault_log: list[tuple[str, str]] = []
         for record in records:
@@ -1029,6 +1031,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         hub = self.server.hub
         target = self.path
+        hub.last_headers = {name.lower(): value for name, value in self.headers.items()}
         path = urlsplit(target).path
         plan = hub.take_fault(method, path)
         fault = plan.kind if plan is not None else None
