@@ -46,7 +46,7 @@ class RichReporter:
         self.retries += 1
         for task in self.tasks.values():
             self.progress.update(task, retries=self.retries)
-        self.progress.console.log(f"retrying in {delay_s:.1f} s: {reason}")
+        self.progress.console.print(f"[dim]retrying in {delay_s:.1f} s: {reason}[/dim]")
 
     def listing_finished(self, label: str) -> None:
         task = self.tasks[label]

@@ -20,7 +20,7 @@ RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 PAGE_SIZE = 1000  # the Hub's maximum page size for /api/models
 LIST_EXPAND = (
     "pipeline_tag", "library_name", "tags", "downloads", "likes", "lastModified", "createdAt", "gated", "cardData",
-    "config", "transformersInfo", "safetensors", "author", "sha", "private",
+    "config", "transformersInfo", "safetensors", "author", "sha", "private", "model-index",
 )  # fmt: skip
 
 
