@@ -78,13 +78,14 @@ def render_table(
         console.print(empty)
         return
     from rich import box
+    from rich.markup import escape
 
     narrow = console.width < WIDE
     if narrow:
         columns = [c for c in columns if not c.optional]
     table = Table(
-        title=title,
-        caption=caption,
+        title=escape(title) if title else None,
+        caption=escape(caption) if caption else None,
         show_lines=False,
         header_style="bold",
         box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
@@ -99,8 +100,11 @@ def render_table(
             no_wrap=column.no_wrap,
             overflow="fold",
         )
+    from rich.markup import escape
+
     for row in rows:
-        table.add_row(*("" if (v := c.value(row)) is None else str(v) for c in columns))
+        # Cell text is data (model ids, "[card]" tags ...), never rich markup.
+        table.add_row(*("" if (v := c.value(row)) is None else escape(str(v)) for c in columns))
     console.print(table)
 
 

@@ -1,35 +1,43 @@
-"""First recommender: task filter, default exclusions, a documented weighted score and a `why` per row.
-
-Score = sum over components of weight x value, each value in [0, 1]:
-  popularity  log10(1 + 30-day downloads), divided by the best in the candidate set   (weight 0.50)
-  curated     1 when the model is in the reviewed taxonomy (catalog.yaml)             (weight 0.20)
-  reported    1 when the card reports a metric for this task                          (weight 0.15)
-  specialised 1 when the task is the model's own Hub pipeline tag                     (weight 0.15)
-Ties break by downloads, then id, so the order is deterministic.
-"""
+"""The recommender: hard constraints in SQL (indexed), then explained scores, service targets, the Pareto
+frontier and lineage hints in Python over the candidates' few scalar columns. Full records are loaded only for
+the rows shown, so a task with tens of thousands of models still answers quickly."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy.orm import Session, selectinload
 
 from catalog.db.engine import Database, open_database
-from catalog.db.models import Model, ModelTask
-from catalog.errors import UsageError
-from catalog.queries import model_record, resolve_task
+from catalog.db.models import Model, ModelLanguage, ModelTask, ReportedMetric, Task, utcnow
+from catalog.errors import CatalogError, UnknownNameError, UsageError
+from catalog.queries import model_record, resolve_architecture, resolve_family, resolve_task
+from catalog.recommend.constraints import MEMORY_OVERHEAD, Constraints, license_classes, license_known
+from catalog.recommend.scoring import COMPONENTS, LOWER_IS_BETTER, PROFILES, as_fraction, profile_weights
 from catalog.records import ModelRecord
 
-DEFAULT_WEIGHTS: Mapping[str, float] = {
-    "popularity": 0.50,
-    "curated": 0.20,
-    "reported": 0.15,
-    "specialised": 0.15,
-}
+DEFAULT_WEIGHTS: Mapping[str, float] = PROFILES["balanced"]
+ASSUMED_GFLOPS_PER_CORE = 50.0  # only when `catalog hardware --calibrate` has not measured this machine
+EFFICIENCY = 0.75  # share of the fp32 matmul peak an eager forward pass reaches (measured: bert-base 75-85%)
+
+
+class NoMatchError(CatalogError):
+    """The constraints leave no model; the message says which constraint removed how many."""
+
+
+class UnknownLicenseError(UnknownNameError):
+    kind = "license"
+    listing = "Use a Hub license id such as apache-2.0 or mit, or --permissive / --commercial-ok."
+
+
+class UnknownLanguageError(UnknownNameError):
+    kind = "language"
+    listing = "Use an ISO 639-1 code such as en or zh."
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,18 @@ class Component:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A number with where it comes from: kind is measured | reported | estimated."""
+
+    value: float
+    kind: str
+    basis: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Recommendation:
     rank: int
     model: ModelRecord
@@ -53,6 +73,12 @@ class Recommendation:
     score: float
     why: str
     components: list[Component] = field(default_factory=list)
+    accuracy: Figure | None = None
+    accuracy_metric: str | None = None
+    latency_ms: Figure | None = None
+    memory_bytes: Figure | None = None
+    pareto: bool = False
+    flags: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         m = self.model
@@ -68,19 +94,42 @@ class Recommendation:
             "downloads": m.downloads,
             "score": round(self.score, 4),
             "why": self.why,
+            "accuracy": self.accuracy.to_dict() if self.accuracy else None,
+            "accuracy_metric": self.accuracy_metric,
+            "latency_ms": self.latency_ms.to_dict() if self.latency_ms else None,
+            "memory_bytes": self.memory_bytes.to_dict() if self.memory_bytes else None,
+            "pareto": self.pareto,
+            "base_model": m.base_model,
             "api_only": m.api_only,
             "gated": m.gated,
-            "reported": [r.to_dict() for r in m.reported if r.task in (None, self.task)],
-            "components": [asdict(c) | {"contribution": round(c.contribution, 4)} for c in self.components],
+            "flags": self.flags,
+            "components": [asdict(c) | {"contribution": round(c.contribution, 6)} for c in self.components],
         }
 
 
 @dataclass(frozen=True)
+class Unverifiable:
+    """A model that passes the hard constraints but has no figure to check a target against."""
+
+    id: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class Recommendations:
     task: str
     items: list[Recommendation]
     considered: int
     excluded: dict[str, int]
+    profile: str = "balanced"
+    weights: dict[str, float] = field(default_factory=dict)
+    unverifiable: list[Unverifiable] = field(default_factory=list)
+    suggestion: str | None = None
+    matched: int = 0
+    empty_reason: str | None = None  # set when no model is ranked (the CLI exits 1 with it)
 
     def __iter__(self) -> Iterator[Recommendation]:
         return iter(self.items)
@@ -91,132 +140,735 @@ class Recommendations:
     def to_list(self) -> list[dict[str, Any]]:
         return [item.to_dict() for item in self.items]
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "profile": self.profile,
+            "weights": self.weights,
+            "considered": self.considered,
+            "matched": self.matched,
+            "excluded": self.excluded,
+            "items": self.to_list(),
+            "unverifiable": [u.to_dict() for u in self.unverifiable],
+            "suggestion": self.suggestion,
+        }
+
     def to_dataframe(self) -> Any:
         import pandas as pd  # heavy: only when asked for
 
-        return pd.DataFrame([{k: v for k, v in r.items() if k != "components"} for r in self.to_list()])
+        rows = []
+        for item in self.to_list():
+            row = {k: v for k, v in item.items() if k not in ("components", "accuracy", "latency_ms", "memory_bytes")}
+            for name in ("accuracy", "latency_ms", "memory_bytes"):
+                figure = item[name]
+                row[name] = figure["value"] if figure else None
+                row[f"{name}_source"] = f"{figure['kind']}: {figure['basis']}" if figure else None
+            rows.append(row)
+        return pd.DataFrame(rows)
 
 
-def _humanize(count: int) -> str:
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _humanize(count: float) -> str:
     for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if count >= size:
             return f"{count / size:.1f}{unit}"
-    return str(count)
+    return f"{count:g}"
 
 
-def _score(model: Model, task_id: str, best_log_downloads: float, weights: Mapping[str, float]) -> list[Component]:
-    downloads = model.downloads or 0
-    popularity = math.log10(1 + downloads) / best_log_downloads if best_log_downloads > 0 else 0.0
-    reported = [r for r in model.reported if r.task_id in (None, task_id)]
-    provenance = (model.provenance or {}).get("downloads", "Hub downloads")
-    components = [
-        Component(
-            "popularity",
-            weights["popularity"],
-            popularity,
-            f"{_humanize(downloads)} downloads/30d" if model.downloads is not None else "downloads unknown",
-            f"reported: {provenance}" if model.downloads is not None else "no figure",
-        ),
-        Component(
-            "curated",
-            weights["curated"],
-            1.0 if model.curated else 0.0,
-            "curated" if model.curated else "not curated",
-            "catalog.yaml",
-        ),
-        Component(
-            "reported",
-            weights["reported"],
-            1.0 if reported else 0.0,
-            (
-                f"card: {reported[0].metric} {reported[0].value:g}{'%' if reported[0].scale == 'percent' else ''} "
-                f"({reported[0].dataset})"
-            )
-            if reported
-            else "no reported metric",
-            f"reported: {reported[0].source}" if reported else "none",
-        ),
-        Component(
-            "specialised",
-            weights["specialised"],
-            1.0 if model.pipeline_tag == task_id else 0.0,
-            f"made for {model.pipeline_tag}" if model.pipeline_tag else "no pipeline tag",
-            "Hub pipeline tag",
-        ),
-    ]
-    return components
+def _machine_memory_bytes() -> int:
+    import psutil
+
+    return int(psutil.virtual_memory().total * 0.8)
 
 
-def _why(components: list[Component]) -> str:
-    strongest = sorted((c for c in components if c.contribution > 0), key=lambda c: -c.contribution)[:3]
-    if not strongest:
-        return "matches the task; no other signal"
-    return "; ".join(c.raw for c in strongest)
+def _machine_id_and_peak() -> tuple[str | None, float | None, str]:
+    """This machine's id (to find its benchmark results) and calibrated fp32 matmul GFLOP/s, when known."""
+    try:
+        from catalog import hardware
+    except ImportError:
+        return None, None, ""
+    machine = None
+    peak = None
+    basis = ""
+    try:
+        machine = hardware.machine_id()
+    except Exception:
+        machine = None
+    try:
+        cached = hardware.cached_calibration()
+        if cached:
+            peak = float(cached["fp32_gflops"])
+            basis = f"calibrated fp32 matmul peak {peak:.0f} GFLOP/s"
+    except Exception:
+        peak = None
+    return machine, peak, basis
+
+
+def _measured(session: Session, task_id: str, machine: str | None, batch: int, seq: int) -> dict[str, dict[str, Any]]:
+    """Latest successful benchmark result per model for this task and shape on this machine."""
+    if machine is None:
+        return {}
+    try:
+        from catalog.db.models import BenchmarkResult, BenchmarkRun  # type: ignore[attr-defined]
+    except ImportError:
+        return {}
+    rows = session.execute(
+        select(BenchmarkResult, BenchmarkRun.id)
+        .join(BenchmarkRun, BenchmarkRun.id == BenchmarkResult.run_id)
+        .where(
+            BenchmarkRun.machine_id == machine,
+            BenchmarkResult.status == "ok",
+            BenchmarkResult.batch_size == batch,
+            BenchmarkResult.seq_len == seq,
+            or_(BenchmarkResult.task_id == task_id, BenchmarkResult.task_id.is_(None)),
+        )
+        .order_by(BenchmarkResult.id)
+    ).all()
+    found: dict[str, dict[str, Any]] = {}
+    for result, run_id in rows:
+        found[result.model_id] = {
+            "p50": result.latency_p50_ms,
+            "peak_mb": getattr(result, "peak_rss_infer_mb", None),
+            "run": run_id,
+            "weights": getattr(result, "weights", "real"),
+            "accuracy": getattr(result, "accuracy", None),
+            "accuracy_metric": getattr(result, "accuracy_metric", None),
+        }
+    return found
+
+
+@dataclass
+class _Candidate:
+    id: str
+    pipeline_tag: str | None
+    params: int | None
+    license: str | None
+    downloads: int | None
+    likes: int | None
+    curated: bool
+    api_only: bool
+    stamp: datetime | None
+    base_model: str | None
+    family: str | None
+
+
+# ------------------------------------------------------------------------------------------------ main entry
 
 
 def recommend(
     task: str,
     *,
     limit: int = 10,
+    profile: str = "balanced",
+    weights: Mapping[str, float] | None = None,
+    license: str | Sequence[str] | None = None,
+    permissive: bool = False,
+    commercial_ok: bool = False,
+    language: str | Sequence[str] | None = None,
+    max_params: str | int | None = None,
+    max_memory: str | int | None = None,
+    fits: bool = False,
+    dtype: str = "float32",
+    architecture: str | None = None,
+    family: str | None = None,
+    library: str | None = None,
     include_api: bool = False,
     include_gated: bool = False,
-    weights: Mapping[str, float] | None = None,
+    max_latency_ms: float | None = None,
+    batch_size: int = 1,
+    seq_len: int = 128,
+    min_accuracy: float | None = None,
+    pareto_only: bool = False,
     db: Database | None = None,
 ) -> Recommendations:
-    """Ranked models for `task` (an id or alias), best first. API-only and gated models only when asked."""
+    """Ranked, explained models for `task` (an id or alias) under the given constraints, best first."""
     if limit < 0:
         raise UsageError(f"--limit must be 0 (all) or a positive number, not {limit}.")
-    merged = dict(DEFAULT_WEIGHTS)
-    if weights:
-        unknown = set(weights) - set(DEFAULT_WEIGHTS)
-        if unknown:
-            raise UsageError(f"Unknown score component(s) {sorted(unknown)}; known: {sorted(DEFAULT_WEIGHTS)}.")
-        merged.update(weights)
+    if permissive and commercial_ok:
+        raise UsageError("Choose one of --permissive and --commercial-ok.")
+    constraints = _constraints(
+        task,
+        dict(license=license, permissive=permissive, commercial_ok=commercial_ok, language=language,
+             max_params=max_params, max_memory=max_memory, fits=fits, dtype=dtype, architecture=architecture,
+             family=family, library=library, include_api=include_api, include_gated=include_gated,
+             max_latency_ms=max_latency_ms, batch_size=batch_size, seq_len=seq_len, min_accuracy=min_accuracy),
+    )  # fmt: skip
+    chosen = profile_weights(profile, weights)
     database = db or open_database()
     try:
         with database.session() as session:
-            task_id = resolve_task(session, task)
-            query = (
-                select(Model)
-                .where(Model.id.in_(select(ModelTask.model_id).where(ModelTask.task_id == task_id)))
-                .options(selectinload(Model.languages), selectinload(Model.tasks), selectinload(Model.reported))
-            )
-            candidates = list(session.scalars(query))
-            excluded = {"api-only (use --include-api)": 0, "gated (use --include-gated)": 0}
-            kept: list[Model] = []
-            for model in candidates:
-                if model.api_only and not include_api:
-                    excluded["api-only (use --include-api)"] += 1
-                elif model.gated and not include_gated:
-                    excluded["gated (use --include-gated)"] += 1
-                else:
-                    kept.append(model)
-            best = max((math.log10(1 + (m.downloads or 0)) for m in kept), default=0.0)
-            scored = []
-            for model in kept:
-                components = _score(model, task_id, best, merged)
-                total = sum(c.contribution for c in components)
-                scored.append((total, model, components))
-            scored.sort(key=lambda item: (-round(item[0], 12), -(item[1].downloads or 0), item[1].id))
-            if limit:
-                scored = scored[:limit]
-            items = [
-                Recommendation(
-                    rank=rank,
-                    model=model_record(model),
-                    task=task_id,
-                    score=total,
-                    why=_why(components),
-                    components=components,
-                )
-                for rank, (total, model, components) in enumerate(scored, start=1)
-            ]
-            return Recommendations(
-                task=task_id,
-                items=items,
-                considered=len(candidates),
-                excluded={k: v for k, v in excluded.items() if v},
-            )
+            return _recommend(session, constraints, chosen, profile, limit, pareto_only)
     finally:
         if db is None:
             database.dispose()
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
+def _constraints(task: str, options: Mapping[str, Any]) -> Constraints:
+    return Constraints(
+        task=task,
+        licenses=_as_tuple(options.get("license")),
+        license_class="permissive" if options.get("permissive") else (
+            "commercial-ok" if options.get("commercial_ok") else None),
+        languages=_as_tuple(options.get("language")),
+        max_params=options.get("max_params"),
+        max_memory_bytes=options.get("max_memory"),
+        fits=bool(options.get("fits")),
+        dtype=options.get("dtype", "float32"),
+        architecture=options.get("architecture"),
+        family=options.get("family"),
+        library=options.get("library"),
+        include_gated=bool(options.get("include_gated")),
+        include_api=bool(options.get("include_api")),
+        max_latency_ms=options.get("max_latency_ms"),
+        batch_size=int(options.get("batch_size", 1)),
+        seq_len=int(options.get("seq_len", 128)),
+        min_accuracy=options.get("min_accuracy"),
+        machine_memory_bytes=_machine_memory_bytes() if options.get("fits") else None,
+    )  # fmt: skip
+
+
+def _clauses(session: Session, c: Constraints, measured_ids: set[str]) -> list[tuple[str, ColumnElement[bool]]]:
+    """(label, SQL condition) per constraint, labelled as the user typed it."""
+    clauses: list[tuple[str, ColumnElement[bool]]] = []
+    if not c.include_api:
+        clauses.append(("API-only models (add --include-api)", Model.api_only.is_(False)))
+    if not c.include_gated:
+        clauses.append(("gated models (add --include-gated)", Model.gated.is_(False)))
+    if c.licenses:
+        known = set(session.scalars(select(Model.license).distinct())) | set(license_classes()["commercial-ok"])
+        for name in c.licenses:
+            if name not in known:
+                raise UnknownLicenseError(name, [k for k in known if k])
+        clauses.append((f"--license {','.join(c.licenses)}", Model.license.in_(c.licenses)))
+    if c.license_class:
+        allowed = sorted(license_classes()[c.license_class])
+        clauses.append((f"--{c.license_class}", Model.license.in_(allowed)))
+    for code in c.languages:
+        exists = session.scalar(select(ModelLanguage.model_id).where(ModelLanguage.language == code).limit(1))
+        if exists is None:
+            from catalog.hub.derive import _language_codes
+
+            if code not in _language_codes():
+                known_languages = {str(x) for x in session.scalars(select(ModelLanguage.language).distinct()) if x}
+                raise UnknownLanguageError(code, known_languages | set(_language_codes()))
+        subquery = select(ModelLanguage.model_id).where(ModelLanguage.language == code)
+        clauses.append((f"--language {code}", Model.id.in_(subquery)))
+    if c.max_params:
+        clauses.append((f"--max-params {_humanize(c.max_params)}", Model.params <= c.max_params))
+    limit = c.memory_limit()
+    if limit:
+        label = (f"--max-memory {limit / 2**30:.1f}GiB" if not c.fits or (c.max_memory_bytes and c.max_memory_bytes
+                 <= (c.machine_memory_bytes or 0)) else f"--fits ({limit / 2**30:.1f}GiB usable here)")  # fmt: skip
+        estimate_ok = Model.params <= int(limit / c.memory_factor)
+        clauses.append((label, or_(estimate_ok, Model.id.in_(measured_ids)) if measured_ids else estimate_ok))
+    if c.architecture:
+        clauses.append((f"--architecture {c.architecture}", Model.architecture_id == c.architecture))
+    if c.family:
+        clauses.append((f"--family {c.family}", Model.family_id == c.family))
+    if c.library:
+        clauses.append((f"--library {c.library}", func.lower(Model.library) == c.library.lower()))
+    return clauses
+
+
+def _recommend(
+    session: Session, c: Constraints, weights: dict[str, float], profile: str, limit: int, pareto_only: bool
+) -> Recommendations:
+    task_id = resolve_task(session, c.task)
+    if c.architecture:
+        c.architecture = resolve_architecture(session, c.architecture)
+    if c.family:
+        c.family = resolve_family(session, c.family)
+    machine, peak_gflops, peak_basis = _machine_id_and_peak()
+    measured = _measured(session, task_id, machine, c.batch_size, c.seq_len)
+    clauses = _clauses(session, c, {m for m, r in measured.items() if r.get("peak_mb")})
+    in_task = Model.id.in_(select(ModelTask.model_id).where(ModelTask.task_id == task_id))
+    condition = and_(in_task, *[clause for _, clause in clauses]) if clauses else in_task
+    columns = (
+        Model.id, Model.pipeline_tag, Model.params, Model.license, Model.downloads, Model.likes, Model.curated,
+        Model.api_only, func.coalesce(Model.hub_last_modified, Model.hub_created_at), Model.base_model,
+        Model.family_id,
+    )  # fmt: skip
+    candidates = [_Candidate(*row) for row in session.execute(select(*columns).where(condition))]
+    considered = session.scalar(select(func.count()).select_from(Model).where(in_task)) or 0
+
+    # Models that pass every other constraint but have no parameter count cannot be checked against size limits.
+    unverifiable: list[Unverifiable] = []
+    size_labels = [label for label, _ in clauses if label.startswith(("--max-params", "--max-memory", "--fits"))]
+    if size_labels:
+        others = [clause for label, clause in clauses if label not in size_labels]
+        no_params = session.scalars(
+            select(Model.id)
+            .where(in_task, Model.params.is_(None), *others)
+            .order_by(Model.downloads.desc().nulls_last())
+            .limit(20)
+        ).all()
+        unverifiable += [Unverifiable(i, f"no parameter count to check {', '.join(size_labels)}") for i in no_params]
+
+    reported = _reported(session, task_id, condition)
+    task_metrics = list(session.scalars(select(Task.metrics).where(Task.id == task_id)).one())
+    now = utcnow()
+    import os
+
+    assumed = ASSUMED_GFLOPS_PER_CORE * (os.cpu_count() or 1)
+    gflops = peak_gflops or assumed
+    gflops_basis = peak_basis or (
+        f"an assumed {assumed:.0f} GFLOP/s peak ({ASSUMED_GFLOPS_PER_CORE:.0f} per core; "
+        "`catalog hardware --calibrate` measures it)"
+    )
+
+    # Figures per candidate --------------------------------------------------------------------------------
+    figures: dict[str, dict[str, Any]] = {}
+    for cand in candidates:
+        figure: dict[str, Any] = {}
+        run = measured.get(cand.id)
+        if run and run.get("p50"):
+            weights_note = ", random weights" if run.get("weights") == "random" else ""
+            figure["latency"] = Figure(run["p50"], "measured", f"p50 here, batch {c.batch_size} x {c.seq_len} tokens "
+                                                              f"(run {run['run']}{weights_note})")  # fmt: skip
+        elif cand.params and not cand.api_only:
+            flops = 2.0 * cand.params * c.batch_size * c.seq_len
+            ms = flops / (gflops * 1e9 * EFFICIENCY) * 1000
+            figure["latency"] = Figure(ms, "estimated", f"2 x params x {c.batch_size * c.seq_len} tokens at "
+                                                        f"{EFFICIENCY:.0%} of {gflops_basis}")  # fmt: skip
+        if run and run.get("peak_mb"):
+            figure["memory"] = Figure(run["peak_mb"] * 2**20, "measured", f"peak RSS here (run {run['run']})")
+        elif cand.params and not cand.api_only:
+            figure["memory"] = Figure(
+                cand.params * c.memory_factor, "estimated", f"{c.dtype} weights + {MEMORY_OVERHEAD:.0%} overhead"
+            )
+        if run and run.get("accuracy") is not None:
+            figure["accuracy"] = Figure(
+                float(run["accuracy"]), "measured", f"{run.get('accuracy_metric')} here (run {run['run']})"
+            )
+            figure["accuracy_metric"] = run.get("accuracy_metric")
+        elif cand.id in reported:
+            metric = _pick_metric(reported[cand.id], task_metrics)
+            figure["accuracy_raw"] = metric
+            fraction = as_fraction(metric["metric"], metric["value"], metric["scale"])
+            if fraction is not None:
+                figure["accuracy"] = Figure(fraction, "reported", f"{metric['metric']} on {metric['dataset']} "
+                                                                  f"({metric['source']})")  # fmt: skip
+                figure["accuracy_metric"] = metric["metric"]
+        figures[cand.id] = figure
+
+    # Service targets ----------------------------------------------------------------------------------------
+    slo_removed: dict[str, int] = {}
+    kept: list[_Candidate] = []
+    for cand in candidates:
+        figure = figures[cand.id]
+        if c.max_latency_ms is not None:
+            latency = figure.get("latency")
+            if latency is None:
+                unverifiable.append(Unverifiable(cand.id, "no latency figure (API-only or no parameter count)"))
+                continue
+            if latency.value > c.max_latency_ms:
+                slo_removed[f"--max-latency-ms {c.max_latency_ms:g}"] = (
+                    slo_removed.get(f"--max-latency-ms {c.max_latency_ms:g}", 0) + 1
+                )
+                continue
+        memory_limit = c.memory_limit()
+        peak_mb = measured.get(cand.id, {}).get("peak_mb")
+        if memory_limit and peak_mb and peak_mb * 2**20 > memory_limit:
+            slo_removed["memory (measured peak)"] = slo_removed.get("memory (measured peak)", 0) + 1
+            continue
+        if c.min_accuracy is not None:
+            accuracy = figure.get("accuracy")
+            if accuracy is None:
+                unverifiable.append(Unverifiable(cand.id, "no accuracy figure for this task"))
+                continue
+            if accuracy.value < c.min_accuracy:
+                slo_removed[f"--min-accuracy {c.min_accuracy:g}"] = (
+                    slo_removed.get(f"--min-accuracy {c.min_accuracy:g}", 0) + 1
+                )
+                continue
+        kept.append(cand)
+
+    scored = _score_all(kept, figures, weights, task_id, now)
+    scored.sort(key=lambda item: (-round(item[0], 12), -(item[1].downloads or 0), item[1].id))
+    pareto_ids = _pareto(kept, figures)
+    if pareto_only:
+        scored = [item for item in scored if item[1].id in pareto_ids]
+    matched = len(scored)
+
+    empty_reason = None
+    if not scored:
+        empty_reason = _empty_message(session, task_id, in_task, clauses, slo_removed, considered, len(candidates))
+        if unverifiable:
+            empty_reason += f" ({len(unverifiable)} models listed as not checked have no figure for a target.)"
+        else:
+            raise NoMatchError(empty_reason)
+
+    shown = scored[:limit] if limit else scored
+    records = _records(session, [cand.id for _, cand, _ in shown])
+    items: list[Recommendation] = []
+    for rank, (score, cand, components) in enumerate(shown, start=1):
+        record = records[cand.id]
+        figure = figures[cand.id]
+        flags = []
+        if not license_known(record.license):
+            flags.append(f"license {record.license or 'not stated'}: read the model card before use")
+        if record.gated:
+            flags.append("gated: accept the license on the Hub first")
+        items.append(
+            Recommendation(
+                rank=rank,
+                model=record,
+                task=task_id,
+                score=score,
+                why=_why(components, record),
+                components=components,
+                accuracy=figure.get("accuracy"),
+                accuracy_metric=figure.get("accuracy_metric"),
+                latency_ms=figure.get("latency"),
+                memory_bytes=figure.get("memory"),
+                pareto=cand.id in pareto_ids,
+                flags=flags,
+            )
+        )
+    excluded = _exclusion_counts(session, in_task, clauses) if clauses else {}
+    excluded.update(slo_removed)
+    suggestion = _sibling_hint(session, task_id, in_task, clauses, scored, weights, now, c) if c.describe() else None
+    seen: set[str] = set()
+    unique_unverifiable = [u for u in unverifiable if not (u.id in seen or seen.add(u.id))][:20]  # type: ignore[func-returns-value]
+    return Recommendations(
+        task=task_id,
+        items=items,
+        considered=considered,
+        excluded={k: v for k, v in excluded.items() if v},
+        profile=profile,
+        weights=weights,
+        unverifiable=unique_unverifiable,
+        suggestion=suggestion,
+        matched=matched,
+        empty_reason=empty_reason,
+    )
+
+
+def _reported(session: Session, task_id: str, condition: ColumnElement[bool]) -> dict[str, list[dict[str, Any]]]:
+    rows = session.execute(
+        select(ReportedMetric)
+        .where(
+            or_(ReportedMetric.task_id == task_id, ReportedMetric.task_id.is_(None)),
+            ReportedMetric.model_id.in_(select(Model.id).where(condition)),
+        )
+        .order_by(ReportedMetric.id)
+    ).scalars()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        found.setdefault(r.model_id, []).append(
+            {
+                "metric": r.metric,
+                "value": r.value,
+                "scale": r.scale,
+                "dataset": r.dataset,
+                "source": r.source,
+                "verified": r.verified,
+            }
+        )
+    return found
+
+
+def _pick_metric(metrics: list[dict[str, Any]], task_metrics: list[str]) -> dict[str, Any]:
+    """The task's own metric first (in the taxonomy's order), then the first higher-is-better one."""
+    for name in task_metrics:
+        for metric in metrics:
+            if metric["metric"].lower() == name.lower():
+                return metric
+    for metric in metrics:
+        if as_fraction(metric["metric"], metric["value"], metric["scale"]) is not None:
+            return metric
+    return metrics[0]
+
+
+def _score_all(
+    candidates: list[_Candidate], figures: dict[str, dict[str, Any]], weights: dict[str, float], task_id: str,
+    now: datetime,
+) -> list[tuple[float, _Candidate, list[Component]]]:  # fmt: skip
+    best_downloads = max((math.log1p(c.downloads or 0) for c in candidates), default=0.0)
+    best_likes = max((math.log1p(c.likes or 0) for c in candidates), default=0.0)
+    sizes = [math.log(c.params) for c in candidates if c.params]
+    small, large = (min(sizes), max(sizes)) if sizes else (0.0, 0.0)
+    latencies = [math.log(f["latency"].value) for f in figures.values() if f.get("latency") and f["latency"].value > 0]
+    fast, slow = (min(latencies), max(latencies)) if latencies else (0.0, 0.0)
+    # Lower-is-better reported metrics are ranked among the candidates that report the same metric.
+    lower_ranks: dict[str, float] = {}
+    by_metric: dict[str, list[tuple[float, str]]] = {}
+    for cid, f in figures.items():
+        raw = f.get("accuracy_raw")
+        if raw and "accuracy" not in f and raw["metric"].lower() in LOWER_IS_BETTER:
+            by_metric.setdefault(raw["metric"].lower(), []).append((raw["value"], cid))
+    for entries in by_metric.values():
+        entries.sort()
+        for position, (_, cid) in enumerate(entries):
+            lower_ranks[cid] = 1.0 - position / len(entries) if len(entries) > 1 else 1.0
+
+    out = []
+    for cand in candidates:
+        f = figures[cand.id]
+        downloads = cand.downloads or 0
+        pop_dl = math.log1p(downloads) / best_downloads if best_downloads > 0 else 0.0
+        pop = 0.8 * pop_dl + 0.2 * (math.log1p(cand.likes or 0) / best_likes) if best_likes > 0 else pop_dl
+        if cand.stamp is not None:
+            age_days = max((now - cand.stamp).days, 0)
+            recency = 0.5 ** (age_days / 365.0)
+            recency_raw = f"updated {cand.stamp.date().isoformat()}"
+        else:
+            recency, recency_raw = 0.0, "no date"
+        accuracy = f.get("accuracy")
+        if accuracy is not None:
+            acc_value = accuracy.value
+            acc_raw = (
+                f"{'here' if accuracy.kind == 'measured' else 'card'}: {f.get('accuracy_metric')} {accuracy.value:.3g}"
+            )
+            acc_prov = f"{accuracy.kind}: {accuracy.basis}"
+        elif cand.id in lower_ranks:
+            raw = f["accuracy_raw"]
+            acc_value = lower_ranks[cand.id]
+            acc_raw = f"card: {raw['metric']} {raw['value']:g} (lower is better; ranked)"
+            acc_prov = f"reported: {raw['metric']} on {raw['dataset']} ({raw['source']})"
+        else:
+            acc_value, acc_raw, acc_prov = 0.0, "no accuracy figure", "none"
+        if cand.params and large > small:
+            size = (large - math.log(cand.params)) / (large - small)
+        elif cand.params:
+            size = 1.0
+        else:
+            size = 0.0
+        latency = f.get("latency")
+        if latency is not None and latency.value > 0:
+            lat_value = (slow - math.log(latency.value)) / (slow - fast) if slow > fast else 1.0
+            lat_raw = f"{latency.value:.3g} ms {'here' if latency.kind == 'measured' else 'est.'}"
+            lat_prov = f"{latency.kind}: {latency.basis}"
+        else:
+            lat_value, lat_raw, lat_prov = 0.0, "no latency figure", "none"
+        components = [
+            Component("popularity", weights["popularity"], pop,
+                      f"{_humanize(downloads)} downloads/30d" if cand.downloads is not None else "downloads unknown",
+                      "reported: Hub downloads (30 days)" if cand.downloads is not None else "none"),
+            Component("recency", weights["recency"], recency, recency_raw, "reported: Hub lastModified"),
+            Component("accuracy", weights["accuracy"], acc_value, acc_raw, acc_prov),
+            Component("size", weights["size"], size,
+                      f"{_humanize(cand.params)} params" if cand.params else "size unknown",
+                      "parameter count (see `catalog show`)" if cand.params else "none"),
+            Component("latency", weights["latency"], lat_value, lat_raw, lat_prov),
+            Component("curated", weights["curated"], 1.0 if cand.curated else 0.0,
+                      "curated" if cand.curated else "not curated", "catalog.yaml"),
+            Component("specialised", weights["specialised"], 1.0 if cand.pipeline_tag == task_id else 0.0,
+                      f"made for {cand.pipeline_tag}" if cand.pipeline_tag else "no pipeline tag", "Hub pipeline tag"),
+        ]  # fmt: skip
+        out.append((sum(comp.contribution for comp in components), cand, components))
+    return out
+
+
+def _why(components: list[Component], record: ModelRecord) -> str:
+    strongest = sorted((c for c in components if c.contribution > 0), key=lambda c: -c.contribution)[:3]
+    parts = [c.raw for c in strongest] or ["matches the task"]
+    if record.base_model:
+        parts.append(f"fine-tuned from {record.base_model}")
+    return "; ".join(parts)
+
+
+def _pareto(candidates: list[_Candidate], figures: dict[str, dict[str, Any]]) -> set[str]:
+    """Non-dominated models on (accuracy up, latency down, memory down), among those with all three figures."""
+    points = []
+    for cand in candidates:
+        f = figures[cand.id]
+        if f.get("accuracy") and f.get("latency") and f.get("memory"):
+            points.append((cand.id, f["accuracy"].value, f["latency"].value, f["memory"].value))
+    frontier = set()
+    for pid, acc, lat, mem in points:
+        dominated = any(
+            (a >= acc and l_ <= lat and m <= mem) and (a > acc or l_ < lat or m < mem)
+            for other, a, l_, m in points
+            if other != pid
+        )
+        if not dominated:
+            frontier.add(pid)
+    return frontier
+
+
+def _records(session: Session, ids: list[str]) -> dict[str, ModelRecord]:
+    if not ids:
+        return {}
+    models = session.scalars(
+        select(Model)
+        .where(Model.id.in_(ids))
+        .options(selectinload(Model.languages), selectinload(Model.tasks), selectinload(Model.reported))
+    )
+    return {m.id: model_record(m) for m in models}
+
+
+def _exclusion_counts(
+    session: Session, in_task: ColumnElement[bool], clauses: list[tuple[str, ColumnElement[bool]]]
+) -> dict[str, int]:
+    """How many of the task's models each constraint removes on its own."""
+    total = session.scalar(select(func.count()).select_from(Model).where(in_task)) or 0
+    counts = {}
+    for label, clause in clauses:
+        kept = session.scalar(select(func.count()).select_from(Model).where(in_task, clause)) or 0
+        counts[label] = total - kept
+    return counts
+
+
+def _empty_message(
+    session: Session,
+    task_id: str,
+    in_task: ColumnElement[bool],
+    clauses: list[tuple[str, ColumnElement[bool]]],
+    slo_removed: dict[str, int],
+    considered: int,
+    matched_hard: int,
+) -> str:
+    if considered == 0:
+        return f"No models for {task_id} yet — run `catalog sync --task {task_id}` (or import a snapshot)."
+    counts = _exclusion_counts(session, in_task, clauses)
+    parts = [f"{label} removed {n} of {considered}" for label, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n]
+    parts += [f"{label} removed {n} of {matched_hard}" for label, n in slo_removed.items() if n]
+    return f"0 models for {task_id}: " + "; ".join(parts) + ". Loosen the constraint that removes the most."
+
+
+def _sibling_hint(
+    session: Session,
+    task_id: str,
+    in_task: ColumnElement[bool],
+    clauses: list[tuple[str, ColumnElement[bool]]],
+    scored: list[tuple[float, _Candidate, list[Component]]],
+    weights: dict[str, float],
+    now: datetime,
+    c: Constraints,
+) -> str | None:
+    """When the pick without the user's constraints does not fit, point at a smaller model of its lineage that does."""
+    defaults = [clause for label, clause in clauses if label.startswith(("API-only", "gated"))]
+    if len(defaults) == len(clauses):
+        return None
+    columns = (
+        Model.id, Model.pipeline_tag, Model.params, Model.license, Model.downloads, Model.likes, Model.curated,
+        Model.api_only, func.coalesce(Model.hub_last_modified, Model.hub_created_at), Model.base_model,
+        Model.family_id,
+    )  # fmt: skip
+    top = session.execute(
+        select(*columns)
+        .where(in_task, *defaults)
+        .order_by(Model.curated.desc(), Model.downloads.desc().nulls_last(), Model.id)
+        .limit(1)
+    ).first()
+    if top is None:
+        return None
+    pick = _Candidate(*top)
+    ranked = {cand.id: rank for rank, (_, cand, _) in enumerate(scored, start=1)}
+    if pick.id in ranked:
+        return None
+    lineage = {pick.id, pick.base_model} - {None}
+    for rank, (_, cand, _) in enumerate(scored, start=1):
+        related = (
+            cand.base_model in lineage or cand.id in lineage or (pick.family is not None and cand.family == pick.family)
+        )
+        if related:
+            how = (
+                "same lineage" if (cand.base_model in lineage or cand.id in lineage) else f"same family ({cand.family})"
+            )
+            size = f", {_humanize(cand.params)} params" if cand.params else ""
+            return (
+                f"The most popular {task_id} model, {pick.id}, does not meet {', '.join(c.describe())}; "
+                f"{cand.id} ({how}{size}) does and ranks #{rank}."
+            )
+    return f"The most popular {task_id} model, {pick.id}, does not meet {', '.join(c.describe())}."
+
+
+# ------------------------------------------------------------------------------------------------ explain
+
+
+@dataclass(frozen=True)
+class Explanation:
+    model: str
+    task: str
+    profile: str
+    score: float | None
+    rank: int | None
+    components: list[Component]
+    excluded_by: list[str]
+    figures: dict[str, Any]
+    base_model: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "task": self.task,
+            "profile": self.profile,
+            "score": self.score,
+            "rank": self.rank,
+            "components": [asdict(c) | {"contribution": c.contribution} for c in self.components],
+            "excluded_by": self.excluded_by,
+            "figures": self.figures,
+            "base_model": self.base_model,
+        }
+
+
+def explain(model_id: str, task: str, *, db: Database | None = None, **options: Any) -> Explanation:
+    """The full breakdown of one model's score for a task, or which constraints exclude it."""
+    database = db or open_database()
+    try:
+        options = dict(options)
+        options.pop("limit", None)
+        options.pop("pareto_only", None)
+        with database.session() as session:
+            model = session.get(Model, model_id)
+            if model is None:
+                from catalog.queries import get_model
+
+                get_model(database, model_id)  # raises UnknownModelError with suggestions
+            assert model is not None
+            base_model = model.base_model
+        try:
+            result = recommend(task, limit=0, db=database, **options)
+        except NoMatchError:
+            result = None
+        item = next((r for r in result.items if r.model.id == model_id), None) if result else None
+        excluded_by: list[str] = []
+        if item is None:
+            excluded_by = _why_excluded(database, model_id, task, options)
+        return Explanation(
+            model=model_id,
+            task=result.task if result else task,
+            profile=options.get("profile", "balanced"),
+            score=item.score if item else None,
+            rank=item.rank if item else None,
+            components=item.components if item else [],
+            excluded_by=excluded_by,
+            figures={
+                "accuracy": item.accuracy.to_dict() if item and item.accuracy else None,
+                "latency_ms": item.latency_ms.to_dict() if item and item.latency_ms else None,
+                "memory_bytes": item.memory_bytes.to_dict() if item and item.memory_bytes else None,
+            },
+            base_model=base_model,
+        )
+    finally:
+        if db is None:
+            database.dispose()
+
+
+def _why_excluded(database: Database, model_id: str, task: str, options: dict[str, Any]) -> list[str]:
+    with database.session() as session:
+        task_id = resolve_task(session, task)
+        c = _constraints(task, options)
+        reasons = []
+        in_task = session.scalar(
+            select(ModelTask.model_id).where(ModelTask.task_id == task_id, ModelTask.model_id == model_id)
+        )
+        if in_task is None:
+            reasons.append(f"not a {task_id} model")
+        for label, clause in _clauses(session, c, set()):
+            if session.scalar(select(func.count()).select_from(Model).where(Model.id == model_id, clause)) == 0:
+                reasons.append(label)
+        if not reasons:
+            reasons.append("a service target (--max-latency-ms / --min-accuracy) or the Pareto filter")
+        return reasons
+
+
+_ = (true, false, COMPONENTS)  # re-exported names used by callers and tests

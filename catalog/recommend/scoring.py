@@ -1,0 +1,58 @@
+"""Score components and profiles. Every component value is in [0, 1]; a profile is a set of weights; the score
+is the weighted sum, so the components of an explanation add up to the score exactly.
+
+Components
+  popularity   0.8 x log(1+downloads)/best + 0.2 x log(1+likes)/best, within the task's candidates
+  recency      half-life of one year since the Hub's lastModified (createdAt if missing)
+  accuracy     the reported (model card / Hub model-index) or measured metric for the task, as a fraction for
+               higher-is-better metrics; lower-is-better ones (WER, perplexity ...) by rank among candidates
+  size         smaller is better: log-scaled position between the largest and smallest candidate
+  latency      faster is better: log-scaled, from measured p50 on this machine, else estimated from parameters
+  curated      in the reviewed taxonomy (catalog.yaml)
+  specialised  the task is the model's own Hub pipeline tag
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+COMPONENTS = ("popularity", "recency", "accuracy", "size", "latency", "curated", "specialised")
+
+PROFILES: dict[str, dict[str, float]] = {
+    "balanced": {"popularity": 0.30, "accuracy": 0.20, "latency": 0.15, "size": 0.10, "recency": 0.10,
+                 "curated": 0.10, "specialised": 0.05},
+    "fast": {"latency": 0.45, "size": 0.20, "popularity": 0.15, "accuracy": 0.10, "curated": 0.05,
+             "specialised": 0.05, "recency": 0.00},
+    "accurate": {"accuracy": 0.50, "popularity": 0.20, "curated": 0.10, "recency": 0.10, "specialised": 0.05,
+                 "latency": 0.05, "size": 0.00},
+    "small": {"size": 0.50, "latency": 0.15, "popularity": 0.15, "accuracy": 0.10, "curated": 0.05,
+              "specialised": 0.05, "recency": 0.00},
+}  # fmt: skip
+
+LOWER_IS_BETTER = {"wer", "cer", "perplexity", "loss", "mae", "rmse", "mse", "eval-loss", "ter"}
+
+
+def profile_weights(profile: str, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+    from catalog.errors import UsageError
+
+    if profile not in PROFILES:
+        raise UsageError(f"Unknown profile {profile!r}: use one of {', '.join(PROFILES)}.")
+    weights = {name: PROFILES[profile].get(name, 0.0) for name in COMPONENTS}
+    for name, value in (overrides or {}).items():
+        if name not in weights:
+            raise UsageError(f"Unknown score component {name!r}; known: {', '.join(COMPONENTS)}.")
+        if value < 0:
+            raise UsageError(f"Weight of {name} must not be negative.")
+        weights[name] = float(value)
+    return weights
+
+
+def as_fraction(metric: str, value: float, scale: str) -> float | None:
+    """A higher-is-better metric as a fraction in [0, 1]; None when it cannot be read that way."""
+    if metric.lower() in LOWER_IS_BETTER:
+        return None
+    if scale == "percent" or (scale == "raw" and 1.0 < value <= 100.0):
+        value = value / 100.0
+    if 0.0 <= value <= 1.0:
+        return value
+    return None
