@@ -125,7 +125,7 @@ def recommend_command(
     from catalog.output import Column, human_count, render, render_json
     from catalog.recommend import explain, recommend
 
-    options = dict(
+    options: dict[str, Any] = dict(
         profile=profile, weights=_weights(weight), license=licenses, permissive=permissive,
         commercial_ok=commercial_ok, language=languages, max_params=max_params, max_memory=max_memory, fits=fits,
         dtype=dtype, architecture=architecture, family=family, library=library, include_api=include_api,
