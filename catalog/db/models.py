@@ -242,3 +242,67 @@ class CatalogMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class BenchmarkRun(Base):
+    """One `catalog bench run`: what was asked, on which hardware and software. machine_id (a digest of the stable
+    hardware facts) finds "results measured on this machine"."""
+
+    __tablename__ = "benchmark_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | finished | interrupted | failed
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    hardware: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    software: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    machine_id: Mapped[str] = mapped_column(String(32), index=True)
+
+    results: Mapped[list[BenchmarkResult]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="BenchmarkResult.id"
+    )
+
+
+class BenchmarkResult(Base):
+    """One (model, shape) of a run: latency statistics with the raw samples, throughput, memory, efficiency, or
+    the reason it failed. model_id is the catalog/Hub id or the local path that was benchmarked."""
+
+    __tablename__ = "benchmark_results"
+    __table_args__ = (Index("ix_benchmark_results_lookup", "model_id", "task_id", "batch_size", "seq_len", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("benchmark_runs.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[str] = mapped_column(String(255))
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    batch_size: Mapped[int] = mapped_column(Integer)
+    seq_len: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(16))
+    dtype: Mapped[str] = mapped_column(String(16))
+    weights: Mapped[str] = mapped_column(String(16), default="real")  # real | random
+    provenance: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))  # ok | failed | timeout | oom | interrupted
+    error: Mapped[str | None] = mapped_column(Text)
+    latency_p50_ms: Mapped[float | None] = mapped_column(Float)
+    latency_p90_ms: Mapped[float | None] = mapped_column(Float)
+    latency_p95_ms: Mapped[float | None] = mapped_column(Float)
+    latency_p99_ms: Mapped[float | None] = mapped_column(Float)
+    latency_mean_ms: Mapped[float | None] = mapped_column(Float)
+    latency_stdev_ms: Mapped[float | None] = mapped_column(Float)
+    latency_cov: Mapped[float | None] = mapped_column(Float)
+    iterations: Mapped[int | None] = mapped_column(Integer)
+    throughput_items_s: Mapped[float | None] = mapped_column(Float)
+    throughput_tokens_s: Mapped[float | None] = mapped_column(Float)
+    prefill_ms: Mapped[float | None] = mapped_column(Float)
+    decode_ms_per_token: Mapped[float | None] = mapped_column(Float)
+    load_time_s: Mapped[float | None] = mapped_column(Float)
+    peak_rss_load_mb: Mapped[float | None] = mapped_column(Float)
+    peak_rss_infer_mb: Mapped[float | None] = mapped_column(Float)
+    flops_per_forward: Mapped[int | None] = mapped_column(BigInteger)
+    achieved_gflops: Mapped[float | None] = mapped_column(Float)
+    peak_fraction: Mapped[float | None] = mapped_column(Float)
+    samples_ms: Mapped[list[float]] = mapped_column(JSON, default=list)
+    unstable: Mapped[bool] = mapped_column(Boolean, default=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # converged, CUDA memory, notes
+
+    run: Mapped[BenchmarkRun] = relationship(back_populates="results")
