@@ -126,7 +126,8 @@ class Recommendations:
     excluded: dict[str, int]
     profile: str = "balanced"
     weights: dict[str, float] = field(default_factory=dict)
-    unverifiable: list[Unverifiable] = field(default_factory=list)
+    unverifiable: list[Unverifiable] = field(default_factory=list)  # the first 20, curated and popular first
+    unverifiable_total: int = 0
     suggestion: str | None = None
     matched: int = 0
     empty_reason: str | None = None  # set when no model is ranked (the CLI exits 1 with it)
@@ -150,6 +151,7 @@ class Recommendations:
             "excluded": self.excluded,
             "items": self.to_list(),
             "unverifiable": [u.to_dict() for u in self.unverifiable],
+            "unverifiable_total": self.unverifiable_total,
             "suggestion": self.suggestion,
         }
 
@@ -394,8 +396,9 @@ def _recommend(
         Model.api_only, func.coalesce(Model.hub_last_modified, Model.hub_created_at), Model.base_model,
         Model.family_id,
     )  # fmt: skip
-    candidates = [_Candidate(*row) for row in session.execute(select(*columns).where(condition))]
-    considered = session.scalar(select(func.count()).select_from(Model).where(in_task)) or 0
+    # Core rows, not ORM loading: tens of thousands of candidates cost little this way.
+    candidates = [_Candidate(*row) for row in session.connection().execute(select(*columns).where(condition))]
+    excluded, considered = _exclusion_counts(session, in_task, clauses)
 
     # Models that pass every other constraint but have no parameter count cannot be checked against size limits.
     unverifiable: list[Unverifiable] = []
@@ -410,7 +413,7 @@ def _recommend(
         ).all()
         unverifiable += [Unverifiable(i, f"no parameter count to check {', '.join(size_labels)}") for i in no_params]
 
-    reported = _reported(session, task_id, condition)
+    reported = _reported(session, task_id, {cand.id for cand in candidates})
     task_metrics = list(session.scalars(select(Task.metrics).where(Task.id == task_id)).one())
     now = utcnow()
     import os
@@ -423,6 +426,9 @@ def _recommend(
     )
 
     # Figures per candidate --------------------------------------------------------------------------------
+    latency_basis = f"2 x params x {c.batch_size * c.seq_len} tokens at {EFFICIENCY:.0%} of {gflops_basis}"
+    memory_basis = f"{c.dtype} weights + {MEMORY_OVERHEAD:.0%} overhead"
+    ms_per_param = 2.0 * c.batch_size * c.seq_len / (gflops * 1e9 * EFFICIENCY) * 1000
     figures: dict[str, dict[str, Any]] = {}
     for cand in candidates:
         figure: dict[str, Any] = {}
@@ -432,16 +438,11 @@ def _recommend(
             figure["latency"] = Figure(run["p50"], "measured", f"p50 here, batch {c.batch_size} x {c.seq_len} tokens "
                                                               f"(run {run['run']}{weights_note})")  # fmt: skip
         elif cand.params and not cand.api_only:
-            flops = 2.0 * cand.params * c.batch_size * c.seq_len
-            ms = flops / (gflops * 1e9 * EFFICIENCY) * 1000
-            figure["latency"] = Figure(ms, "estimated", f"2 x params x {c.batch_size * c.seq_len} tokens at "
-                                                        f"{EFFICIENCY:.0%} of {gflops_basis}")  # fmt: skip
+            figure["latency"] = Figure(cand.params * ms_per_param, "estimated", latency_basis)
         if run and run.get("peak_mb"):
             figure["memory"] = Figure(run["peak_mb"] * 2**20, "measured", f"peak RSS here (run {run['run']})")
         elif cand.params and not cand.api_only:
-            figure["memory"] = Figure(
-                cand.params * c.memory_factor, "estimated", f"{c.dtype} weights + {MEMORY_OVERHEAD:.0%} overhead"
-            )
+            figure["memory"] = Figure(cand.params * c.memory_factor, "estimated", memory_basis)
         if run and run.get("accuracy") is not None:
             figure["accuracy"] = Figure(
                 float(run["accuracy"]), "measured", f"{run.get('accuracy_metric')} here (run {run['run']})"
@@ -465,7 +466,8 @@ def _recommend(
         if c.max_latency_ms is not None:
             latency = figure.get("latency")
             if latency is None:
-                unverifiable.append(Unverifiable(cand.id, "no latency figure (API-only or no parameter count)"))
+                reason = "API-only: no latency figure" if cand.api_only else "no parameter count for a latency estimate"
+                unverifiable.append(Unverifiable(cand.id, reason))
                 continue
             if latency.value > c.max_latency_ms:
                 slo_removed[f"--max-latency-ms {c.max_latency_ms:g}"] = (
@@ -489,7 +491,7 @@ def _recommend(
                 continue
         kept.append(cand)
 
-    scored = _score_all(kept, figures, weights, task_id, now)
+    scored, scales = _score_all(kept, figures, weights, task_id, now)
     scored.sort(key=lambda item: (-round(item[0], 12), -(item[1].downloads or 0), item[1].id))
     pareto_ids = _pareto(kept, figures)
     if pareto_only:
@@ -500,16 +502,18 @@ def _recommend(
     if not scored:
         empty_reason = _empty_message(session, task_id, in_task, clauses, slo_removed, considered, len(candidates))
         if unverifiable:
-            empty_reason += f" ({len(unverifiable)} models listed as not checked have no figure for a target.)"
+            count = len({u.id for u in unverifiable})
+            empty_reason += f" ({count} models listed as not checked have no figure for a target.)"
         else:
             raise NoMatchError(empty_reason)
 
     shown = scored[:limit] if limit else scored
     records = _records(session, [cand.id for _, cand, _ in shown])
     items: list[Recommendation] = []
-    for rank, (score, cand, components) in enumerate(shown, start=1):
+    for rank, (score, cand, values) in enumerate(shown, start=1):
         record = records[cand.id]
         figure = figures[cand.id]
+        components = _components(cand, values, figure, scales, weights)
         flags = []
         if not license_known(record.license):
             flags.append(f"license {record.license or 'not stated'}: read the model card before use")
@@ -531,11 +535,13 @@ def _recommend(
                 flags=flags,
             )
         )
-    excluded = _exclusion_counts(session, in_task, clauses) if clauses else {}
     excluded.update(slo_removed)
     suggestion = _sibling_hint(session, task_id, in_task, clauses, scored, weights, now, c) if c.describe() else None
-    seen: set[str] = set()
-    unique_unverifiable = [u for u in unverifiable if not (u.id in seen or seen.add(u.id))][:20]  # type: ignore[func-returns-value]
+    rank_of = {cand.id: (not cand.curated, -(cand.downloads or 0), cand.id) for cand in candidates}
+    unique: dict[str, Unverifiable] = {}
+    for entry in unverifiable:
+        unique.setdefault(entry.id, entry)
+    ordered = sorted(unique.values(), key=lambda u: rank_of.get(u.id, (True, 0, u.id)))
     return Recommendations(
         task=task_id,
         items=items,
@@ -543,24 +549,25 @@ def _recommend(
         excluded={k: v for k, v in excluded.items() if v},
         profile=profile,
         weights=weights,
-        unverifiable=unique_unverifiable,
+        unverifiable=ordered[:20],
+        unverifiable_total=len(ordered),
         suggestion=suggestion,
         matched=matched,
         empty_reason=empty_reason,
     )
 
 
-def _reported(session: Session, task_id: str, condition: ColumnElement[bool]) -> dict[str, list[dict[str, Any]]]:
+def _reported(session: Session, task_id: str, candidate_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Reported metrics for the task (a small table), kept for the candidates."""
     rows = session.execute(
         select(ReportedMetric)
-        .where(
-            or_(ReportedMetric.task_id == task_id, ReportedMetric.task_id.is_(None)),
-            ReportedMetric.model_id.in_(select(Model.id).where(condition)),
-        )
+        .where(or_(ReportedMetric.task_id == task_id, ReportedMetric.task_id.is_(None)))
         .order_by(ReportedMetric.id)
     ).scalars()
     found: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
+        if r.model_id not in candidate_ids:
+            continue
         found.setdefault(r.model_id, []).append(
             {
                 "metric": r.metric,
@@ -586,84 +593,106 @@ def _pick_metric(metrics: list[dict[str, Any]], task_metrics: list[str]) -> dict
     return metrics[0]
 
 
+class _Scales:
+    """Normalisers over the candidate set, computed once."""
+
+    def __init__(self, candidates: list[_Candidate], figures: dict[str, dict[str, Any]]) -> None:
+        self.best_downloads = max((math.log1p(c.downloads or 0) for c in candidates), default=0.0)
+        self.best_likes = max((math.log1p(c.likes or 0) for c in candidates), default=0.0)
+        sizes = [math.log(c.params) for c in candidates if c.params]
+        self.small, self.large = (min(sizes), max(sizes)) if sizes else (0.0, 0.0)
+        latencies = [
+            math.log(f["latency"].value) for f in figures.values() if f.get("latency") and f["latency"].value > 0
+        ]
+        self.fast, self.slow = (min(latencies), max(latencies)) if latencies else (0.0, 0.0)
+        # Lower-is-better reported metrics are ranked among the candidates that report the same metric.
+        self.lower_ranks: dict[str, float] = {}
+        by_metric: dict[str, list[tuple[float, str]]] = {}
+        for cid, f in figures.items():
+            raw = f.get("accuracy_raw")
+            if raw and "accuracy" not in f and raw["metric"].lower() in LOWER_IS_BETTER:
+                by_metric.setdefault(raw["metric"].lower(), []).append((raw["value"], cid))
+        for entries in by_metric.values():
+            entries.sort()
+            for position, (_, cid) in enumerate(entries):
+                self.lower_ranks[cid] = 1.0 - position / len(entries) if len(entries) > 1 else 1.0
+
+
+def _values(cand: _Candidate, f: dict[str, Any], scales: _Scales, task_id: str, now: datetime) -> tuple[float, ...]:
+    """Component values in COMPONENTS order: popularity, recency, accuracy, size, latency, curated, specialised."""
+    pop = math.log1p(cand.downloads or 0) / scales.best_downloads if scales.best_downloads > 0 else 0.0
+    if scales.best_likes > 0:
+        pop = 0.8 * pop + 0.2 * (math.log1p(cand.likes or 0) / scales.best_likes)
+    recency = 0.5 ** (max((now - cand.stamp).days, 0) / 365.0) if cand.stamp is not None else 0.0
+    accuracy = f.get("accuracy")
+    acc = accuracy.value if accuracy is not None else scales.lower_ranks.get(cand.id, 0.0)
+    if cand.params and scales.large > scales.small:
+        size = (scales.large - math.log(cand.params)) / (scales.large - scales.small)
+    else:
+        size = 1.0 if cand.params else 0.0
+    latency = f.get("latency")
+    if latency is not None and latency.value > 0:
+        lat = (
+            (scales.slow - math.log(latency.value)) / (scales.slow - scales.fast) if scales.slow > scales.fast else 1.0
+        )
+    else:
+        lat = 0.0
+    return (pop, recency, acc, size, lat, 1.0 if cand.curated else 0.0, 1.0 if cand.pipeline_tag == task_id else 0.0)
+
+
 def _score_all(
     candidates: list[_Candidate], figures: dict[str, dict[str, Any]], weights: dict[str, float], task_id: str,
     now: datetime,
-) -> list[tuple[float, _Candidate, list[Component]]]:  # fmt: skip
-    best_downloads = max((math.log1p(c.downloads or 0) for c in candidates), default=0.0)
-    best_likes = max((math.log1p(c.likes or 0) for c in candidates), default=0.0)
-    sizes = [math.log(c.params) for c in candidates if c.params]
-    small, large = (min(sizes), max(sizes)) if sizes else (0.0, 0.0)
-    latencies = [math.log(f["latency"].value) for f in figures.values() if f.get("latency") and f["latency"].value > 0]
-    fast, slow = (min(latencies), max(latencies)) if latencies else (0.0, 0.0)
-    # Lower-is-better reported metrics are ranked among the candidates that report the same metric.
-    lower_ranks: dict[str, float] = {}
-    by_metric: dict[str, list[tuple[float, str]]] = {}
-    for cid, f in figures.items():
-        raw = f.get("accuracy_raw")
-        if raw and "accuracy" not in f and raw["metric"].lower() in LOWER_IS_BETTER:
-            by_metric.setdefault(raw["metric"].lower(), []).append((raw["value"], cid))
-    for entries in by_metric.values():
-        entries.sort()
-        for position, (_, cid) in enumerate(entries):
-            lower_ranks[cid] = 1.0 - position / len(entries) if len(entries) > 1 else 1.0
-
+) -> tuple[list[tuple[float, _Candidate, tuple[float, ...]]], _Scales]:  # fmt: skip
+    """Numbers only (cheap for tens of thousands of candidates); components are built for the rows shown."""
+    scales = _Scales(candidates, figures)
+    w = [weights[name] for name in COMPONENTS]
     out = []
     for cand in candidates:
-        f = figures[cand.id]
-        downloads = cand.downloads or 0
-        pop_dl = math.log1p(downloads) / best_downloads if best_downloads > 0 else 0.0
-        pop = 0.8 * pop_dl + 0.2 * (math.log1p(cand.likes or 0) / best_likes) if best_likes > 0 else pop_dl
-        if cand.stamp is not None:
-            age_days = max((now - cand.stamp).days, 0)
-            recency = 0.5 ** (age_days / 365.0)
-            recency_raw = f"updated {cand.stamp.date().isoformat()}"
-        else:
-            recency, recency_raw = 0.0, "no date"
-        accuracy = f.get("accuracy")
-        if accuracy is not None:
-            acc_value = accuracy.value
-            acc_raw = (
-                f"{'here' if accuracy.kind == 'measured' else 'card'}: {f.get('accuracy_metric')} {accuracy.value:.3g}"
-            )
-            acc_prov = f"{accuracy.kind}: {accuracy.basis}"
-        elif cand.id in lower_ranks:
-            raw = f["accuracy_raw"]
-            acc_value = lower_ranks[cand.id]
-            acc_raw = f"card: {raw['metric']} {raw['value']:g} (lower is better; ranked)"
-            acc_prov = f"reported: {raw['metric']} on {raw['dataset']} ({raw['source']})"
-        else:
-            acc_value, acc_raw, acc_prov = 0.0, "no accuracy figure", "none"
-        if cand.params and large > small:
-            size = (large - math.log(cand.params)) / (large - small)
-        elif cand.params:
-            size = 1.0
-        else:
-            size = 0.0
-        latency = f.get("latency")
-        if latency is not None and latency.value > 0:
-            lat_value = (slow - math.log(latency.value)) / (slow - fast) if slow > fast else 1.0
-            lat_raw = f"{latency.value:.3g} ms {'here' if latency.kind == 'measured' else 'est.'}"
-            lat_prov = f"{latency.kind}: {latency.basis}"
-        else:
-            lat_value, lat_raw, lat_prov = 0.0, "no latency figure", "none"
-        components = [
-            Component("popularity", weights["popularity"], pop,
-                      f"{_humanize(downloads)} downloads/30d" if cand.downloads is not None else "downloads unknown",
-                      "reported: Hub downloads (30 days)" if cand.downloads is not None else "none"),
-            Component("recency", weights["recency"], recency, recency_raw, "reported: Hub lastModified"),
-            Component("accuracy", weights["accuracy"], acc_value, acc_raw, acc_prov),
-            Component("size", weights["size"], size,
-                      f"{_humanize(cand.params)} params" if cand.params else "size unknown",
-                      "parameter count (see `catalog show`)" if cand.params else "none"),
-            Component("latency", weights["latency"], lat_value, lat_raw, lat_prov),
-            Component("curated", weights["curated"], 1.0 if cand.curated else 0.0,
-                      "curated" if cand.curated else "not curated", "catalog.yaml"),
-            Component("specialised", weights["specialised"], 1.0 if cand.pipeline_tag == task_id else 0.0,
-                      f"made for {cand.pipeline_tag}" if cand.pipeline_tag else "no pipeline tag", "Hub pipeline tag"),
-        ]  # fmt: skip
-        out.append((sum(comp.contribution for comp in components), cand, components))
-    return out
+        values = _values(cand, figures[cand.id], scales, task_id, now)
+        out.append((sum(a * b for a, b in zip(w, values, strict=True)), cand, values))
+    return out, scales
+
+
+def _components(
+    cand: _Candidate, values: tuple[float, ...], f: dict[str, Any], scales: _Scales, weights: dict[str, float]
+) -> list[Component]:
+    pop, recency, acc_value, size, lat_value, curated, specialised = values
+    accuracy = f.get("accuracy")
+    if accuracy is not None:
+        acc_raw = (
+            f"{'here' if accuracy.kind == 'measured' else 'card'}: {f.get('accuracy_metric')} {accuracy.value:.3g}"
+        )
+        acc_prov = f"{accuracy.kind}: {accuracy.basis}"
+    elif cand.id in scales.lower_ranks:
+        raw = f["accuracy_raw"]
+        acc_raw = f"card: {raw['metric']} {raw['value']:g} (lower is better; ranked)"
+        acc_prov = f"reported: {raw['metric']} on {raw['dataset']} ({raw['source']})"
+    else:
+        acc_raw, acc_prov = "no accuracy figure", "none"
+    latency = f.get("latency")
+    if latency is not None and latency.value > 0:
+        lat_raw = f"{latency.value:.3g} ms {'here' if latency.kind == 'measured' else 'est.'}"
+        lat_prov = f"{latency.kind}: {latency.basis}"
+    else:
+        lat_raw, lat_prov = "no latency figure", "none"
+    downloads = cand.downloads
+    return [
+        Component("popularity", weights["popularity"], pop,
+                  f"{_humanize(downloads)} downloads/30d" if downloads is not None else "downloads unknown",
+                  "reported: Hub downloads (30 days)" if downloads is not None else "none"),
+        Component("recency", weights["recency"], recency,
+                  f"updated {cand.stamp.date().isoformat()}" if cand.stamp else "no date",
+                  "reported: Hub lastModified"),
+        Component("accuracy", weights["accuracy"], acc_value, acc_raw, acc_prov),
+        Component("size", weights["size"], size,
+                  f"{_humanize(cand.params)} params" if cand.params else "size unknown",
+                  "parameter count (see `catalog show`)" if cand.params else "none"),
+        Component("latency", weights["latency"], lat_value, lat_raw, lat_prov),
+        Component("curated", weights["curated"], curated, "curated" if curated else "not curated", "catalog.yaml"),
+        Component("specialised", weights["specialised"], specialised,
+                  f"made for {cand.pipeline_tag}" if cand.pipeline_tag else "no pipeline tag", "Hub pipeline tag"),
+    ]  # fmt: skip
 
 
 def _why(components: list[Component], record: ModelRecord) -> str:
@@ -706,14 +735,13 @@ def _records(session: Session, ids: list[str]) -> dict[str, ModelRecord]:
 
 def _exclusion_counts(
     session: Session, in_task: ColumnElement[bool], clauses: list[tuple[str, ColumnElement[bool]]]
-) -> dict[str, int]:
-    """How many of the task's models each constraint removes on its own."""
-    total = session.scalar(select(func.count()).select_from(Model).where(in_task)) or 0
-    counts = {}
-    for label, clause in clauses:
-        kept = session.scalar(select(func.count()).select_from(Model).where(in_task, clause)) or 0
-        counts[label] = total - kept
-    return counts
+) -> tuple[dict[str, int], int]:
+    """How many of the task's models each constraint removes on its own, and how many the task has (one scan)."""
+    from sqlalchemy import case
+
+    sums = [func.sum(case((clause, 0), else_=1)) for _, clause in clauses]
+    row = session.execute(select(func.count(), *sums).select_from(Model).where(in_task)).one()
+    return {label: int(row[i + 1] or 0) for i, (label, _) in enumerate(clauses)}, int(row[0])
 
 
 def _empty_message(
@@ -727,7 +755,7 @@ def _empty_message(
 ) -> str:
     if considered == 0:
         return f"No models for {task_id} yet — run `catalog sync --task {task_id}` (or import a snapshot)."
-    counts = _exclusion_counts(session, in_task, clauses)
+    counts, _ = _exclusion_counts(session, in_task, clauses)
     parts = [f"{label} removed {n} of {considered}" for label, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n]
     parts += [f"{label} removed {n} of {matched_hard}" for label, n in slo_removed.items() if n]
     return f"0 models for {task_id}: " + "; ".join(parts) + ". Loosen the constraint that removes the most."
@@ -738,7 +766,7 @@ def _sibling_hint(
     task_id: str,
     in_task: ColumnElement[bool],
     clauses: list[tuple[str, ColumnElement[bool]]],
-    scored: list[tuple[float, _Candidate, list[Component]]],
+    scored: list[tuple[float, _Candidate, tuple[float, ...]]],
     weights: dict[str, float],
     now: datetime,
     c: Constraints,

@@ -1,0 +1,107 @@
+"""Front-door speed at scale: prints the median wall time of `catalog recommend --task ner` on the real snapshot
+DB (9,715 models) and on a synthetic 1,000,000-model DB (goals: under 0.5 s and under 2 s). Printed, not asserted.
+Run: pytest tests/perf -s -q   (CATALOG_PERF_RECOMMEND_MODELS changes the synthetic size)"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from catalog.db import open_database
+from catalog.hub.sync import import_snapshot
+
+from ..conftest import require_shared
+
+N_MODELS = int(os.environ.get("CATALOG_PERF_RECOMMEND_MODELS", "1000000"))
+RUNS = 7
+
+
+def _median(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    times = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "catalog", *args], env=env, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
+
+
+def _synthetic(path: Path, n: int) -> None:
+    """n models spread over the taxonomy's tasks, with licenses, languages, sizes and dates, written with the
+    database's own schema (created by open_database) through plain executemany for speed."""
+    db = open_database(f"sqlite:///{path}")
+    with db.session() as session:
+        from sqlalchemy import select
+
+        from catalog.db.models import Task
+
+        tasks = list(session.scalars(select(Task.id)))
+    db.dispose()
+    rng = random.Random(11)
+    licenses = ["apache-2.0", "mit", "cc-by-4.0", "other", "llama3", "cc-by-nc-4.0", "gpl-3.0", None]
+    languages = ["en", "zh", "de", "fr", "es", "ja", "ru", "ar"]
+    families = [("bert", "encoder-only"), ("gpt2", "decoder-only"), ("t5", "encoder-decoder"), ("llama", "decoder-only"),
+                (None, None)]  # fmt: skip
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=OFF")
+    con.execute("PRAGMA synchronous=OFF")
+    now = "2026-11-01 00:00:00"
+    batch = 50_000
+    for start in range(0, n, batch):
+        models, model_tasks, model_languages = [], [], []
+        for i in range(start, min(start + batch, n)):
+            model_id = f"org{i % 5000}/model-{i:07d}"
+            task = rng.choice(tasks)
+            family, arch = rng.choice(families)
+            params = int(10 ** rng.uniform(6.5, 10.5)) if rng.random() < 0.8 else None
+            downloads = int(10 ** rng.uniform(0, 6.5))
+            stamp = f"202{rng.randint(2, 4)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} 00:00:00"
+            models.append((model_id, task, family, arch, params, rng.choice(licenses), downloads, stamp, now, now))
+            model_tasks.append((model_id, task, 0))
+            for position, code in enumerate(rng.sample(languages, rng.choice((0, 1, 1, 2)))):
+                model_languages.append((model_id, code, position))
+        con.executemany(
+            "INSERT INTO models (id, pipeline_tag, family_id, architecture_id, params, license, downloads, "
+            "hub_last_modified, synced_at, created_at, updated_at, gated, api_only, curated, description, source, "
+            "provenance, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, '', 'synthetic', '{}', '[]')",
+            [m + (now,) for m in models],
+        )
+        con.executemany("INSERT INTO model_tasks (model_id, task_id, position) VALUES (?, ?, ?)", model_tasks)
+        con.executemany("INSERT INTO model_languages (model_id, language, position) VALUES (?, ?, ?)", model_languages)
+        con.commit()
+    con.execute("ANALYZE")
+    con.commit()
+    con.close()
+
+
+@pytest.mark.perf
+def test_recommend_wall_time_at_scale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_path = require_shared("hub/hf_models_2024-09-20.csv")
+    snapshot = tmp_path / "snapshot.db"
+    db = open_database(f"sqlite:///{snapshot}")
+    import_snapshot(db, csv_path)
+    db.dispose()
+    build = time.perf_counter()
+    big = tmp_path / "synthetic.db"
+    _synthetic(big, N_MODELS)
+    build_s = time.perf_counter() - build
+    env = dict(os.environ) | {"CATALOG_DATA_DIR": str(tmp_path)}
+    figures = {
+        "snapshot (9,715 models)": _median(["recommend", "--db", f"sqlite:///{snapshot}", "--task", "ner"], env),
+        f"synthetic ({N_MODELS:,} models)": _median(["recommend", "--db", f"sqlite:///{big}", "--task", "ner"], env),
+        f"synthetic ({N_MODELS:,} models), --language zh --license mit --max-params 1B": _median(
+            ["recommend", "--db", f"sqlite:///{big}", "--task", "ner", "--language", "zh", "--license", "mit",
+             "--max-params", "1B"], env),  # fmt: skip
+    }
+    with capsys.disabled():
+        print(f"\n[perf] built the synthetic DB in {build_s:.0f} s")
+        for name, (median, best) in figures.items():
+            print(f"[perf] catalog recommend --task ner, {name}: median {median:.3f} s, best {best:.3f} s "
+                  f"over {RUNS} runs (goals: < 0.5 s snapshot, < 2 s at 1M)")  # fmt: skip
