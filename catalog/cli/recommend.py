@@ -172,7 +172,7 @@ def recommend_command(
     if rows:
         render(rows, columns, "table", title=f"Recommended for {result.task}", caption=caption)
     if result.unverifiable:
-        console.print(f"[bold]Not checked[/bold] — {len(result.unverifiable)} models pass the hard constraints but "
+        console.print(f"[bold]Not checked[/bold] — {result.unverifiable_total} models pass the hard constraints but "
                       "have no figure for a target:")  # fmt: skip
         for item in result.unverifiable[:10]:
             console.print(f"  {item.id}: {item.reason}")
