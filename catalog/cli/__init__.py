@@ -25,7 +25,7 @@ def cli(db_url: str | None) -> None:
     """
 
 
-for _module in (_taxonomy, _models, _recommend, _sync):
+for _module in (_taxonomy, _models, _recommend, _sync, *(__import__(f"catalog.cli.{_name}", fromlist=["COMMANDS"]) for _name in ("bench", "hardware"))):  # noqa: E501
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

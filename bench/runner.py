@@ -1,0 +1,249 @@
+"""Model x shape loop. Each model runs in its own "spawn" process with a timeout and a memory guard; its results
+stream back through a Pipe and are stored the moment they arrive. A model that fails to load, runs out of memory,
+crashes or times out is recorded with the reason, and the next model still runs. Ctrl-C stops the current model
+and keeps every finished result.
+
+The parent blocks in multiprocessing.connection.wait() on the pipe and the process sentinel until a message, the
+child's exit or the deadline, so it takes no CPU away from the measurement (a sleep-poll loop on a 2-core machine
+visibly inflates latency).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import Any
+
+from bench import worker
+from bench.resolve import resolve
+from bench.results import BenchResult
+from bench.spec import BenchSpec, ModelJob
+from catalog.errors import CatalogError
+
+Event = Callable[..., None]
+DEFAULT_MEMORY_FRACTION = 0.9
+
+
+@dataclass
+class RunOutcome:
+    """What `catalog bench run` produced: every result (also the failed ones) and how the run ended."""
+
+    run_id: int | None
+    results: list[BenchResult] = field(default_factory=list)
+    status: str = "finished"
+    hardware: dict[str, Any] = field(default_factory=dict)
+    software: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status == "interrupted"
+
+    def to_output(self) -> list[dict[str, Any]]:
+        return [r.to_output() for r in self.results]
+
+
+def _default_memory_limit_mb() -> float:
+    import psutil
+
+    return psutil.virtual_memory().available / 2**20 * DEFAULT_MEMORY_FRACTION
+
+
+def _describe_exit(exitcode: int | None) -> tuple[str, str]:
+    if exitcode == worker.OOM_EXIT:
+        return "oom", "the memory guard stopped the process"
+    if exitcode is not None and exitcode < 0:
+        signum = -exitcode
+        name = signal.Signals(signum).name if signum in signal.Signals.__members__.values() else str(signum)
+        if signum == signal.SIGKILL:
+            return "oom", "killed by SIGKILL (most likely the kernel's out-of-memory killer)"
+        return "failed", f"the process died from signal {name}"
+    return "failed", f"the process exited with status {exitcode} before reporting results"
+
+
+class _ModelProcess:
+    """One worker process and the pipe it reports through."""
+
+    def __init__(self, job: ModelJob, settings: dict[str, Any]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.connection, child_end = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=worker.main,
+            args=(child_end, {"job": job.to_dict(), "settings": settings}),
+            name=f"bench-{job.model_id}"[:60],
+            daemon=True,
+        )
+        self.process.start()
+        child_end.close()
+
+    def messages(self, timeout_s: float) -> Any:
+        """Yield the child's messages; ends on EOF. Raises TimeoutError at the deadline. Blocks, never polls."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            ready = wait([self.connection, self.process.sentinel], timeout=remaining)
+            if not ready:
+                raise TimeoutError
+            if self.connection in ready or self.connection.poll():
+                try:
+                    yield self.connection.recv()
+                except (EOFError, OSError):
+                    return
+            else:  # exited without closing its end cleanly: drain whatever is left
+                while self.connection.poll():
+                    try:
+                        yield self.connection.recv()
+                    except (EOFError, OSError):
+                        return
+                return
+
+    def stop(self) -> int | None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=10)
+        self.connection.close()
+        return self.process.exitcode
+
+
+def run_benchmark(
+    spec: BenchSpec,
+    *,
+    db: Any = None,
+    store: bool = True,
+    backend: str = "transformers",
+    on_event: Event | None = None,
+    peak_gflops: dict[str, float] | None = None,
+) -> RunOutcome:
+    """Benchmark every model of `spec`; results are stored in `db` (the configured database when None) as they
+    arrive, unless store=False."""
+    from catalog import hardware
+
+    emit: Event = on_event or (lambda *args, **kwargs: None)
+    hardware_facts = hardware.fingerprint()
+    software = hardware.software() | {"threads": spec.threads, "dtype": spec.dtype, "device": spec.device}
+    if peak_gflops is None:
+        cached = hardware.cached_peaks(spec.device, spec.threads)
+        peak_gflops = dict(cached["gflops"]) if cached else {}
+    task = spec.task
+    database = None
+    if store:
+        from bench import store as result_store
+        from catalog.db import open_database
+
+        database = db or open_database()
+        if task:
+            from catalog.queries import resolve_task
+
+            with database.session() as session:
+                task = resolve_task(session, task)
+        options = spec.to_dict() | {"task": task, "backend": backend, "peak_gflops": peak_gflops}
+        run_id: int | None = result_store.start_run(database, options, hardware_facts, software)
+    else:
+        run_id = None
+    outcome = RunOutcome(run_id, hardware=hardware_facts, software=software)
+    memory_limit = spec.memory_limit_mb or _default_memory_limit_mb()
+    settings = {
+        "backend": backend, "device": spec.device, "dtype": spec.dtype, "threads": spec.threads,
+        "budget_s": spec.budget_s, "target_rel": spec.target_rel, "min_iterations": spec.min_iterations,
+        "warmup_iterations": spec.warmup_iterations, "new_tokens": spec.new_tokens, "image_size": spec.image_size,
+        "audio_seconds": spec.audio_seconds, "memory_limit_mb": memory_limit, "allow_pickle": spec.allow_pickle,
+        "trust_remote_code": spec.trust_remote_code, "peak_gflops": peak_gflops,
+    }  # fmt: skip
+
+    def record(result: BenchResult) -> None:
+        if database is not None and run_id is not None:
+            from bench import store as result_store
+
+            result_store.save_result(database, run_id, result)
+        outcome.results.append(result)
+        emit("result", result=result)
+
+    def record_all(job_or_name: ModelJob | str, shapes: list[tuple[int, int]], status: str, error: str) -> None:
+        name = job_or_name.model_id if isinstance(job_or_name, ModelJob) else job_or_name
+        job_task = job_or_name.task if isinstance(job_or_name, ModelJob) else task
+        weights = (
+            job_or_name.weights if isinstance(job_or_name, ModelJob) else ("random" if spec.no_weights else "real")
+        )
+        for b, s in shapes:
+            record(BenchResult(model_id=name, task_id=job_task, batch_size=b, seq_len=s, device=spec.device,
+                               dtype=spec.dtype, weights=weights, status=status, error=error))  # fmt: skip
+
+    try:
+        for index, name in enumerate(spec.models):
+            emit("model", model=name, index=index, total=len(spec.models))
+            if backend == "transformers":
+                try:
+                    job = resolve(name, task=task, no_weights=spec.no_weights, shapes=spec.shapes,
+                                  allow_pickle=spec.allow_pickle)  # fmt: skip
+                except CatalogError as exc:
+                    record_all(name, spec.shapes, "failed", str(exc))
+                    continue
+            else:  # a test or plug-in backend resolves its own names
+                job = ModelJob(name, task or "feature-extraction", "random", shapes=tuple(spec.shapes))
+            _run_one(job, spec, settings, record, record_all, emit, outcome, database, run_id)
+    except KeyboardInterrupt:
+        outcome.status = "interrupted"
+    finally:
+        if database is not None and run_id is not None:
+            from bench import store as result_store
+
+            result_store.finish_run(database, run_id, outcome.status)
+    return outcome
+
+
+def _run_one(
+    job: ModelJob,
+    spec: BenchSpec,
+    settings: dict[str, Any],
+    record: Callable[[BenchResult], None],
+    record_all: Callable[..., None],
+    emit: Event,
+    outcome: RunOutcome,
+    database: Any,
+    run_id: int | None,
+) -> None:
+    pending = list(job.shapes)
+    child = _ModelProcess(job, settings)
+    finished = False
+    try:
+        for message in child.messages(spec.model_timeout_s()):
+            kind = message.get("kind")
+            if kind == "hello":
+                outcome.software.update(message["software"])
+                if database is not None and run_id is not None:
+                    from bench import store as result_store
+
+                    result_store.update_software(database, run_id, message["software"])
+            elif kind == "loaded":
+                job.task = message.get("task") or job.task
+                emit("loaded", model=job.model_id, load_time_s=message["load_time_s"])
+            elif kind == "result":
+                result = BenchResult.from_dict(message["result"])
+                if pending:  # results arrive in shape order (seq_len may come back capped)
+                    pending.pop(0)
+                record(result)
+            elif kind == "failed":
+                record_all(job, pending, message.get("status", "failed"), message.get("error", "unknown error"))
+                pending = []
+                finished = True
+            elif kind == "done":
+                finished = True
+    except TimeoutError:
+        child.stop()
+        record_all(job, pending, "timeout", f"timed out after {spec.model_timeout_s():g} s (raise --timeout-s)")
+        return
+    except KeyboardInterrupt:
+        child.stop()
+        record_all(job, pending, "interrupted", "interrupted (Ctrl-C) before this shape finished")
+        raise
+    exitcode = child.stop()
+    if pending and not finished:
+        status, reason = _describe_exit(exitcode)
+        record_all(job, pending, status, reason)
+    elif pending:
+        record_all(job, pending, "failed", "the worker finished without reporting this shape")

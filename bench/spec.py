@@ -1,0 +1,110 @@
+"""What to benchmark: BenchSpec (the whole run) and the per-model settings a worker process receives.
+
+Constructible from Python as well as from the CLI; every value is checked in __post_init__, so a bad option fails
+before any model loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from catalog.errors import UsageError
+
+DEVICES = ("cpu", "cuda", "mps")
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def parse_int_list(text: str, option: str) -> tuple[int, ...]:
+    """'1,8' -> (1, 8); a clear message for anything else."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(f"{option} takes comma-separated positive integers such as 1,8, not {text!r}.") from None
+    if not values or any(v <= 0 for v in values):
+        raise UsageError(f"{option} takes comma-separated positive integers such as 1,8, not {text!r}.")
+    return values
+
+
+@dataclass
+class BenchSpec:
+    """A benchmark run: models x (batch size, sequence length) on one device and dtype."""
+
+    models: tuple[str, ...]
+    task: str | None = None
+    batch_sizes: tuple[int, ...] = (1,)
+    seq_lens: tuple[int, ...] = (128,)
+    device: str = "cpu"
+    dtype: str = "float32"
+    threads: int | None = None
+    no_weights: bool = False
+    budget_s: float = 10.0  # per (model, shape): the cap on warm-up + measurement
+    target_rel: float = 0.02
+    min_iterations: int = 10
+    warmup_iterations: int = 3
+    new_tokens: int = 16  # text generation: decode steps per iteration
+    image_size: int | None = None  # vision: defaults to the config's image_size
+    audio_seconds: float = 5.0
+    timeout_s: float | None = None  # per model process; None: derived from the budget
+    memory_limit_mb: float | None = None  # per model process RSS guard; None: 90% of available RAM
+    allow_pickle: bool = False
+    trust_remote_code: bool = False
+
+    def __post_init__(self) -> None:
+        self.models = tuple(self.models)
+        self.batch_sizes = tuple(self.batch_sizes)
+        self.seq_lens = tuple(self.seq_lens)
+        if not self.models:
+            raise UsageError("Nothing to benchmark: give --model ID_OR_PATH (repeatable) or --task T --top K.")
+        if self.device not in DEVICES:
+            raise UsageError(f"--device must be one of {', '.join(DEVICES)}, not {self.device!r}.")
+        if self.dtype not in DTYPES:
+            raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}.")
+        if not self.batch_sizes or any(b <= 0 for b in self.batch_sizes):
+            raise UsageError("--batch-sizes must be positive integers.")
+        if not self.seq_lens or any(s <= 0 for s in self.seq_lens):
+            raise UsageError("--seq-lens must be positive integers.")
+        if self.threads is not None and self.threads <= 0:
+            raise UsageError(f"--threads must be positive, not {self.threads}.")
+        if self.budget_s <= 0:
+            raise UsageError(f"--budget-s must be positive, not {self.budget_s}.")
+        if not 0 < self.target_rel < 1:
+            raise UsageError(f"target_rel must be within (0, 1), not {self.target_rel}.")
+        if self.min_iterations < 1 or self.warmup_iterations < 0 or self.new_tokens < 1:
+            raise UsageError("min_iterations and new_tokens must be >= 1, warmup_iterations >= 0.")
+        if self.timeout_s is not None and self.timeout_s <= 0:
+            raise UsageError(f"--timeout-s must be positive, not {self.timeout_s}.")
+        if self.memory_limit_mb is not None and self.memory_limit_mb <= 0:
+            raise UsageError(f"--memory-limit-mb must be positive, not {self.memory_limit_mb}.")
+
+    @property
+    def shapes(self) -> list[tuple[int, int]]:
+        return [(b, s) for b in self.batch_sizes for s in self.seq_lens]
+
+    def model_timeout_s(self) -> float:
+        """Per model process: explicit, else generous room for imports and loading plus every shape's budget."""
+        if self.timeout_s is not None:
+            return self.timeout_s
+        return 180.0 + 3 * self.budget_s * len(self.shapes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("models", "batch_sizes", "seq_lens"):
+            data[key] = list(data[key])
+        return data
+
+
+@dataclass
+class ModelJob:
+    """One model as a worker process receives it: where its config/weights are and how to run it."""
+
+    model_id: str  # what the user named (catalog id, Hub id or local path): results are stored under it
+    task: str
+    weights: str  # 'real' | 'random'
+    path: str | None = None  # local directory holding config.json (and weights when real)
+    gguf_file: str | None = None  # a GGUF checkpoint inside `path`
+    config: dict[str, Any] = field(default_factory=dict)  # when random weights: the config to instantiate
+    shapes: tuple[tuple[int, int], ...] = ((1, 128),)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

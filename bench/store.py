@@ -1,0 +1,137 @@
+"""BenchmarkRun / BenchmarkResult rows. Every result is committed the moment it arrives, in its own transaction, so
+an interrupted run keeps everything that finished."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bench.results import BenchResult
+from catalog.db.engine import Database
+from catalog.db.models import BenchmarkResult, BenchmarkRun, utcnow
+from catalog.errors import UnknownNameError
+
+ROW_FIELDS = (
+    "model_id", "task_id", "batch_size", "seq_len", "device", "dtype", "weights", "status", "error",
+    "latency_p50_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms", "latency_mean_ms", "latency_stdev_ms",
+    "latency_cov", "iterations", "throughput_items_s", "throughput_tokens_s", "prefill_ms", "decode_ms_per_token",
+    "load_time_s", "peak_rss_load_mb", "peak_rss_infer_mb", "flops_per_forward", "achieved_gflops",
+    "peak_fraction", "samples_ms", "unstable",
+)  # fmt: skip
+DETAIL_FIELDS = ("converged", "cuda_max_allocated_mb", "cuda_max_reserved_mb", "note")
+
+
+class UnknownRunError(UnknownNameError):
+    kind = "benchmark run"
+    listing = "Run `catalog bench list` to see the runs."
+
+
+@dataclass
+class RunRecord:
+    id: int
+    created_at: datetime
+    finished_at: datetime | None
+    status: str
+    machine_id: str
+    options: dict[str, Any]
+    hardware: dict[str, Any]
+    software: dict[str, Any]
+    results: list[BenchResult] = field(default_factory=list)
+    result_count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "finished_at": self.finished_at.isoformat(timespec="seconds") if self.finished_at else None,
+            "status": self.status,
+            "machine_id": self.machine_id,
+            "models": self.options.get("models", []),
+            "device": self.options.get("device"),
+            "dtype": self.options.get("dtype"),
+            "results": self.result_count,
+            "options": self.options,
+            "hardware": self.hardware,
+            "software": self.software,
+        }
+
+
+def start_run(db: Database, options: dict[str, Any], hardware: dict[str, Any], software: dict[str, Any]) -> int:
+    with db.session() as session:
+        run = BenchmarkRun(
+            options=options, hardware=hardware, software=software, machine_id=hardware.get("machine_id", "unknown")
+        )
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def update_software(db: Database, run_id: int, extra: dict[str, Any]) -> None:
+    with db.session() as session:
+        run = session.get(BenchmarkRun, run_id)
+        if run is not None:
+            run.software = {**run.software, **extra}
+
+
+def finish_run(db: Database, run_id: int, status: str) -> None:
+    with db.session() as session:
+        run = session.get(BenchmarkRun, run_id)
+        if run is not None:
+            run.status = status
+            run.finished_at = utcnow()
+
+
+def save_result(db: Database, run_id: int, result: BenchResult) -> int:
+    """Commit one result now; sets result.run_id and result.id."""
+    result.run_id = run_id
+    with db.session() as session:
+        row = BenchmarkResult(
+            run_id=run_id,
+            provenance=result.provenance,
+            details={name: getattr(result, name) for name in DETAIL_FIELDS},
+            **{name: getattr(result, name) for name in ROW_FIELDS},
+        )
+        session.add(row)
+        session.flush()
+        result.id = row.id
+        return row.id
+
+
+def _result_from_row(row: BenchmarkResult) -> BenchResult:
+    data = {name: getattr(row, name) for name in ROW_FIELDS}
+    data.update({k: v for k, v in (row.details or {}).items() if k in DETAIL_FIELDS})
+    return BenchResult(**data, run_id=row.run_id, id=row.id)
+
+
+def _record(run: BenchmarkRun, results: list[BenchResult] | None, count: int) -> RunRecord:
+    return RunRecord(
+        id=run.id, created_at=run.created_at, finished_at=run.finished_at, status=run.status,
+        machine_id=run.machine_id, options=run.options, hardware=run.hardware, software=run.software,
+        results=results or [], result_count=count,
+    )  # fmt: skip
+
+
+def list_runs(db: Database, limit: int = 20) -> list[RunRecord]:
+    with db.session() as session:
+        counts = select(BenchmarkResult.run_id, func.count().label("n")).group_by(BenchmarkResult.run_id).subquery()
+        query = (
+            select(BenchmarkRun, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.run_id == BenchmarkRun.id)
+            .order_by(BenchmarkRun.id.desc())
+        )
+        if limit:
+            query = query.limit(limit)
+        return [_record(run, None, int(n)) for run, n in session.execute(query)]
+
+
+def get_run(db: Database, run_id: int) -> RunRecord:
+    with db.session() as session:
+        run = session.get(BenchmarkRun, run_id)
+        if run is None:
+            ids = [str(i) for i in session.scalars(select(BenchmarkRun.id).order_by(BenchmarkRun.id.desc()).limit(50))]
+            raise UnknownRunError(str(run_id), ids)
+        results = [_result_from_row(row) for row in run.results]
+        return _record(run, results, len(results))

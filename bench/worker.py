@@ -1,0 +1,181 @@
+"""The process one model runs in: load, then measure each shape, streaming every result to the parent as soon as
+it exists. Started by bench.runner with the "spawn" context, so it shares no state (threads, allocator, CUDA
+context) with the parent or the other models.
+
+Messages to the parent (dicts through a Pipe): hello (software), loaded (load time and memory), result (one
+BenchResult per shape), failed (the model cannot go on: status + reason), done. The memory guard reports
+"oom" itself and exits with OOM_EXIT before the kernel's OOM killer picks a victim.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import traceback
+from statistics import median
+from typing import Any
+
+OOM_EXIT = 86
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}{' …' if len(text) > 300 else ''}"
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+
+
+def main(conn: Any, payload: dict[str, Any]) -> None:
+    """Entry point of the worker process."""
+    lock = threading.Lock()
+
+    def send(message: dict[str, Any]) -> None:
+        with lock:
+            conn.send(message)
+
+    settings = payload["settings"]
+    threads = settings.get("threads")
+    if threads:  # before any library reads them
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = str(threads)
+    try:
+        _run(send, payload)
+    except KeyboardInterrupt:
+        pass
+    except BaseException as exc:
+        send({"kind": "failed", "status": "oom" if _is_oom(exc) else "failed", "error": _error_text(exc),
+              "traceback": traceback.format_exc()[-4000:]})  # fmt: skip
+    finally:
+        with contextlib.suppress(OSError):
+            conn.close()
+
+
+def _run(send: Any, payload: dict[str, Any]) -> None:
+    from bench.backends import BACKENDS, get_backend
+    from bench.flops import flops_per_forward
+    from bench.inputs import fit_shape
+    from bench.latency import Latency, StoppingRule, measure
+    from bench.memory import MemoryMonitor, cuda_memory, reset_cuda_peak
+    from bench.results import BenchResult
+    from bench.spec import ModelJob
+
+    settings = payload["settings"]
+    job = ModelJob(**{**payload["job"], "shapes": tuple(tuple(s) for s in payload["job"]["shapes"])})
+    backend_name = settings.get("backend", "transformers")
+    if backend_name in BACKENDS:
+        backend_cls = get_backend(backend_name)
+    else:  # "module:attr", for backends outside the registry (tests)
+        import importlib
+
+        module, _, attr = backend_name.partition(":")
+        backend_cls = getattr(importlib.import_module(module), attr)
+    send({"kind": "hello", "software": backend_cls.prepare_runtime(settings.get("threads")), "pid": os.getpid()})
+
+    limit = settings.get("memory_limit_mb")
+
+    def on_exceed(rss_mb: float) -> None:
+        send({"kind": "failed", "status": "oom",
+              "error": f"memory guard: RSS {rss_mb:.0f} MiB went above the limit of {limit:.0f} MiB"})  # fmt: skip
+        os._exit(OOM_EXIT)
+
+    monitor = MemoryMonitor(limit_mb=limit, on_exceed=on_exceed)
+    with monitor:
+        backend = backend_cls(
+            job,
+            device=settings["device"],
+            dtype=settings["dtype"],
+            trust_remote_code=settings.get("trust_remote_code", False),
+            allow_pickle=settings.get("allow_pickle", False),
+        )
+        monitor.phase("load")
+        reset_cuda_peak()
+        started = time.perf_counter()
+        backend.load()
+        load_time_s = time.perf_counter() - started
+        load_peak = monitor.peak_mb("load")
+        send({"kind": "loaded", "load_time_s": load_time_s, "peak_rss_load_mb": load_peak, "task": job.task})
+        rule = StoppingRule(
+            budget_s=settings["budget_s"],
+            target_rel=settings.get("target_rel", 0.02),
+            min_iterations=settings.get("min_iterations", 10),
+            warmup_iterations=settings.get("warmup_iterations", 3),
+        )
+        peaks = settings.get("peak_gflops") or {}
+        for batch_size, seq_len in job.shapes:
+            base = BenchResult(
+                model_id=job.model_id, task_id=job.task, batch_size=batch_size, seq_len=seq_len,
+                device=settings["device"], dtype=settings["dtype"], weights=job.weights,
+                load_time_s=load_time_s, peak_rss_load_mb=load_peak,
+            )  # fmt: skip
+            try:
+                shape = fit_shape(backend.config, batch_size, seq_len)
+                base.note = shape.note or None
+                inputs = backend.inputs(
+                    shape, image_size=settings.get("image_size"), audio_seconds=settings.get("audio_seconds", 5.0)
+                )
+                monitor.phase(f"infer {batch_size}x{seq_len}")
+                reset_cuda_peak()
+                prefills: list[float] = []
+                decodes: list[float] = []
+                if backend.generates:
+                    generate = backend.generation_step(inputs, settings.get("new_tokens", 16))
+
+                    def step(
+                        generate: Any = generate, prefills: list[float] = prefills, decodes: list[float] = decodes
+                    ) -> None:
+                        prefill, decode = generate()
+                        prefills.append(prefill)
+                        decodes.append(sum(decode) / len(decode) if decode else float("nan"))
+
+                    latency: Latency = measure(step, rule)
+                else:
+                    latency = measure(backend.forward_step(inputs), rule)
+                n = latency.iterations
+                seconds = latency.p50 / 1000
+                base.latency_p50_ms, base.latency_p90_ms = latency.p50, latency.p90
+                base.latency_p95_ms, base.latency_p99_ms = latency.p95, latency.p99
+                base.latency_mean_ms, base.latency_stdev_ms, base.latency_cov = latency.mean, latency.stdev, latency.cov
+                base.iterations, base.converged, base.unstable = n, latency.converged, latency.unstable
+                base.samples_ms = list(latency.samples_ms)
+                base.throughput_items_s = batch_size / seconds if seconds > 0 else None
+                flops = flops_per_forward(backend.config, job.task, batch_size, shape.seq_len)
+                timed_s = seconds
+                if backend.generates and prefills:
+                    base.prefill_ms = median(prefills[-n:])
+                    per_token = [d for d in decodes[-n:] if d == d]
+                    base.decode_ms_per_token = median(per_token) if per_token else None
+                    if base.decode_ms_per_token:
+                        base.throughput_tokens_s = batch_size * 1000 / base.decode_ms_per_token
+                    timed_s = base.prefill_ms / 1000
+                elif "input_ids" in inputs:
+                    base.throughput_tokens_s = batch_size * shape.seq_len / seconds if seconds > 0 else None
+                if flops:
+                    base.flops_per_forward = flops
+                    base.achieved_gflops = flops / timed_s / 1e9 if timed_s > 0 else None
+                    peak = peaks.get(settings["dtype"])
+                    if peak and base.achieved_gflops:
+                        base.peak_fraction = base.achieved_gflops / peak
+                base.peak_rss_infer_mb = monitor.peak_mb(f"infer {batch_size}x{seq_len}")
+                if base.seq_len != shape.seq_len:
+                    base.seq_len = shape.seq_len
+                cuda = cuda_memory()
+                if cuda:
+                    base.cuda_max_allocated_mb = cuda["cuda_max_allocated_mb"]
+                    base.cuda_max_reserved_mb = cuda["cuda_max_reserved_mb"]
+                if not latency.converged:
+                    extra = f"median CI did not reach ±{rule.target_rel:.0%} within the {rule.budget_s:g} s budget"
+                    base.note = f"{base.note}; {extra}" if base.note else extra
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:
+                base.status = "oom" if _is_oom(exc) else "failed"
+                base.error = _error_text(exc)
+            send({"kind": "result", "result": base.to_dict()})
+            inputs = None
+    send({"kind": "done"})

@@ -1,0 +1,258 @@
+"""catalog bench run | list | show. The harness (bench/) is imported inside the callbacks only."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from catalog.cli._common import db_option, open_db
+
+
+def _fmt(value: Any, spec: str = ".1f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _result_columns() -> list[Any]:
+    from catalog.output import Column
+
+    def p50(r: dict[str, Any]) -> str:
+        latency = r["latency_ms"]
+        if not latency:
+            return "—"
+        return _fmt(latency["p50"], ".2f") + (" ⚠" if r.get("unstable") else "")
+
+    def status(r: dict[str, Any]) -> str:
+        if r["status"] == "ok":
+            return "ok" if r.get("converged") is not False else "ok (CI > ±2%)"
+        error = r.get("error") or ""
+        return f"{r['status']}: {error[:120]}{' …' if len(error) > 120 else ''}"
+
+    return [
+        Column("Model", lambda r: r["model"], min_width=16),
+        Column("Task", lambda r: r["task"], optional=True),
+        Column("Batch", lambda r: r["batch_size"], justify="right"),
+        Column("Seq", lambda r: r["seq_len"], justify="right"),
+        Column("Status", status, max_width=48),
+        Column("p50 ms", p50, justify="right"),
+        Column("p95 ms", lambda r: _fmt((r["latency_ms"] or {}).get("p95"), ".2f"), justify="right", optional=True),
+        Column("CoV", lambda r: _fmt((r["latency_ms"] or {}).get("cov"), ".1%"), justify="right"),
+        Column("Iter", lambda r: r["iterations"] or "—", justify="right"),
+        Column("items/s", lambda r: _fmt(r["throughput"]["items_s"]), justify="right"),
+        Column("tokens/s", lambda r: _fmt(r["throughput"]["tokens_s"], ".0f"), justify="right", optional=True),
+        Column("Prefill ms", lambda r: _fmt(r["prefill_ms"], ".1f"), justify="right", optional=True),
+        Column("Decode ms/tok", lambda r: _fmt(r["decode_ms_per_token"], ".2f"), justify="right", optional=True),
+        Column("Load s", lambda r: _fmt(r["load_time_s"], ".2f"), justify="right", optional=True),
+        Column(
+            "RSS MiB load/infer",
+            lambda r: f"{_fmt(r['peak_rss_mb']['load'], '.0f')}/{_fmt(r['peak_rss_mb']['inference'], '.0f')}",
+            justify="right",
+            optional=True,
+        ),
+        Column("GFLOP/s", lambda r: _fmt(r["achieved_gflops"], ".0f"), justify="right"),
+        Column("Peak", lambda r: _fmt(r["peak_fraction"], ".0%"), justify="right"),
+        Column("Provenance", lambda r: r["provenance"], optional=True, max_width=36),
+    ]
+
+
+def _caption(rows: list[dict[str, Any]], run_id: int | None, machine_id: str | None) -> str:
+    parts = [f"run {run_id}" if run_id is not None else "not stored", f"machine {machine_id}"]
+    if any(r.get("weights") == "random" for r in rows):
+        parts.append("random-weight rows: latency and memory estimated from config, random weights")
+    if any(r.get("unstable") for r in rows):
+        parts.append("⚠ unstable: coefficient of variation above 10%")
+    if rows and all(r.get("peak_fraction") is None for r in rows if r["status"] == "ok"):
+        parts.append("peak %: run `catalog hardware --calibrate` once")
+    return " · ".join(parts)
+
+
+@click.group("bench")
+def bench_group() -> None:
+    """Benchmark models on this machine: latency, throughput, memory, efficiency."""
+
+
+@bench_group.command("run")
+@click.option(
+    "--model",
+    "-m",
+    "models",
+    multiple=True,
+    metavar="ID_OR_PATH",
+    help="Hub id, local directory, config.json, GGUF file or random:TYPE,key=value (repeatable).",
+)
+@click.option("--task", "-t", help="Task id or alias; default: inferred from each model's config.")
+@click.option("--top", type=int, help="Benchmark the recommender's top K models for --task.")
+@click.option("--batch-sizes", default="1", show_default=True, help="Comma-separated batch sizes.")
+@click.option("--seq-lens", default="128", show_default=True, help="Comma-separated sequence lengths.")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "mps"]), default="cpu", show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32", show_default=True)
+@click.option("--threads", type=int, help="torch intra-op threads (default: torch's choice, the physical cores).")
+@click.option(
+    "--no-weights",
+    is_flag=True,
+    help="Instantiate from the config with random weights: latency and memory only, labelled estimated.",
+)
+@click.option(
+    "--budget-s",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Time cap per (model, shape) for warm-up and measurement.",
+)
+@click.option("--timeout-s", type=float, help="Kill a model's process after this many seconds (default: derived).")
+@click.option("--memory-limit-mb", type=float, help="Stop a model whose RSS passes this (default: 90% of free RAM).")
+@click.option("--new-tokens", type=int, default=16, show_default=True, help="Text generation: tokens per iteration.")
+@click.option("--allow-pickle", is_flag=True, help="Allow pickle checkpoints (*.bin); they can run arbitrary code.")
+@click.option("--trust-remote-code", is_flag=True, help="Run model code from the checkpoint's repository.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@db_option
+def run_command(
+    models: tuple[str, ...],
+    task: str | None,
+    top: int | None,
+    batch_sizes: str,
+    seq_lens: str,
+    device: str,
+    dtype: str,
+    threads: int | None,
+    no_weights: bool,
+    budget_s: float,
+    timeout_s: float | None,
+    memory_limit_mb: float | None,
+    new_tokens: int,
+    allow_pickle: bool,
+    trust_remote_code: bool,
+    fmt: str,
+    db_url: str | None,
+) -> None:
+    """Measure latency (p50..p99 with a ±2% CI on the median), throughput, memory and GFLOP/s, each model in its
+    own process; every result is stored as it finishes (see `catalog bench list`)."""
+    from bench.spec import BenchSpec, parse_int_list
+    from catalog.errors import UsageError
+
+    db = open_db(db_url)
+    chosen = list(models)
+    if top is not None:
+        if not task:
+            raise UsageError("--top needs --task: e.g. catalog bench run --task ner --top 3.")
+        if top <= 0:
+            raise UsageError(f"--top must be positive, not {top}.")
+        from catalog.recommend import recommend
+
+        chosen += [rec.model.id for rec in recommend(task=task, limit=top, db=db)]
+    spec = BenchSpec(
+        models=tuple(dict.fromkeys(chosen)),
+        task=task,
+        batch_sizes=parse_int_list(batch_sizes, "--batch-sizes"),
+        seq_lens=parse_int_list(seq_lens, "--seq-lens"),
+        device=device,
+        dtype=dtype,
+        threads=threads,
+        no_weights=no_weights,
+        budget_s=budget_s,
+        timeout_s=timeout_s,
+        memory_limit_mb=memory_limit_mb,
+        new_tokens=new_tokens,
+        allow_pickle=allow_pickle,
+        trust_remote_code=trust_remote_code,
+    )
+    outcome = _run_with_progress(spec, db)
+    rows = outcome.to_output()
+    if fmt == "json":
+        from catalog.output import render_json
+
+        render_json(rows)
+    else:
+        from catalog.output import render_table
+
+        render_table(rows, _result_columns(), title="Benchmark", caption=_caption(rows, outcome.run_id,
+                     outcome.hardware.get("machine_id")))  # fmt: skip
+    if outcome.interrupted:
+        click.echo(f"Interrupted: {len(rows)} finished result(s) kept in run {outcome.run_id}.", err=True)
+        sys.exit(130)
+    if rows and all(r["status"] != "ok" for r in rows):
+        sys.exit(1)
+
+
+def _run_with_progress(spec: Any, db: Any) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bench.runner import run_benchmark
+
+    console = Console(stderr=True)
+    total = len(spec.models) * len(spec.shapes)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True, disable=not console.is_terminal,
+    ) as progress:  # fmt: skip
+        bar = progress.add_task("benchmarking", total=total)
+
+        def on_event(kind: str, **data: Any) -> None:
+            if kind == "model":
+                progress.update(bar, description=f"{data['model']} ({data['index'] + 1}/{data['total']}) loading")
+            elif kind == "loaded":
+                progress.update(bar, description=f"{data['model']} measuring")
+            elif kind == "result":
+                progress.advance(bar)
+
+        return run_benchmark(spec, db=db, on_event=on_event)
+
+
+@bench_group.command("list")
+@click.option("--limit", "-n", type=int, default=20, show_default=True, help="How many runs, newest first; 0: all.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@db_option
+def list_command(limit: int, fmt: str, db_url: str | None) -> None:
+    """List benchmark runs, newest first."""
+    from bench.store import list_runs
+    from catalog.output import Column, render
+
+    rows = [r.to_dict() for r in list_runs(open_db(db_url), limit=limit)]
+    if fmt != "json":
+        for row in rows:
+            for key in ("options", "hardware", "software"):
+                row.pop(key)
+    columns = [
+        Column("Run", lambda r: r["id"], justify="right"),
+        Column("Started", lambda r: r["created_at"]),
+        Column("Status", lambda r: r["status"]),
+        Column("Models", lambda r: ", ".join(r["models"][:3]) + (" …" if len(r["models"]) > 3 else ""), max_width=60),
+        Column("Device", lambda r: f"{r['device']} {r['dtype']}"),
+        Column("Results", lambda r: r["results"], justify="right"),
+        Column("Machine", lambda r: r["machine_id"], optional=True),
+    ]
+    render(rows, columns, fmt, title="Benchmark runs",
+           empty="No benchmark runs yet — run `catalog bench run --model ID_OR_PATH`.")  # fmt: skip
+
+
+@bench_group.command("show")
+@click.argument("run_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@db_option
+def show_command(run_id: int, fmt: str, db_url: str | None) -> None:
+    """Show one run: its hardware and software fingerprint and every result."""
+    from bench.store import get_run
+    from catalog.output import render_json, render_table
+
+    record = get_run(open_db(db_url), run_id)
+    rows = [r.to_output() for r in record.results]
+    if fmt == "json":
+        render_json(record.to_dict() | {"results": rows})
+        return
+    hw, sw = record.hardware, record.software
+    gpus = ", ".join(g.get("name", "?") for g in hw.get("gpus", [])) or "none"
+    click.echo(
+        f"Run {record.id} ({record.status}), {record.created_at:%Y-%m-%d %H:%M} UTC, machine {record.machine_id}\n"
+        f"  CPU {hw.get('cpu_model')} · {hw.get('physical_cores')} cores · ISA {' '.join(hw.get('isa', []))} · "
+        f"RAM {hw.get('ram_gb')} GB · GPU {gpus} · {hw.get('os')}\n"
+        f"  Python {sw.get('python')} · torch {sw.get('torch')} · transformers {sw.get('transformers')} · "
+        f"threads {sw.get('torch_threads', sw.get('threads'))} · {record.options.get('device')} "
+        f"{record.options.get('dtype')}"
+    )
+    render_table(rows, _result_columns(), caption=_caption(rows, record.id, record.machine_id),
+                 empty="This run has no results.")  # fmt: skip
+
+
+COMMANDS = [bench_group]

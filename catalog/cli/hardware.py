@@ -1,0 +1,54 @@
+"""catalog hardware [--calibrate]"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("hardware")
+@click.option("--calibrate", is_flag=True, help="Measure the fp32/bf16 matmul peak (needs torch) and cache it.")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "mps"]), default="cpu", show_default=True,
+              help="Device to calibrate.")  # fmt: skip
+@click.option("--threads", type=int, help="Threads to calibrate with (default: the physical cores).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def hardware_command(calibrate: bool, device: str, threads: int | None, fmt: str) -> None:
+    """This machine: CPU, cores, ISA flags, RAM, GPUs, software, and the calibrated matmul peak that
+    `catalog bench run` compares achieved GFLOP/s against."""
+    from catalog import hardware
+
+    if calibrate:
+        hardware.calibrate(device, threads)
+    info = hardware.describe(with_torch=calibrate)
+    if fmt == "json":
+        from catalog.output import render_json
+
+        render_json(info)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    hw, sw = info["hardware"], info["software"]
+    table = Table(title=f"This machine ({hw['machine_id']})", show_header=False)
+    table.add_column("Field", style="bold")
+    table.add_column("Value", overflow="fold")
+    table.add_row("CPU", str(hw["cpu_model"]))
+    table.add_row("cores", f"{hw['physical_cores']} physical, {hw['logical_cores']} logical")
+    table.add_row("ISA", " ".join(hw["isa"]) or "—")
+    table.add_row("RAM", f"{hw['ram_gb']} GB")
+    gpus = [
+        f"{g.get('name')} ({g.get('memory_mb', 0) / 1024:.0f} GB, driver {g.get('driver', '?')})" for g in hw["gpus"]
+    ]
+    table.add_row("GPU", ", ".join(gpus) or "none found")
+    table.add_row("OS", f"{hw['os']} ({hw['machine']})")
+    table.add_row("Python", sw["python"])
+    table.add_row("torch / transformers", f"{sw['torch'] or 'not installed'} / {sw['transformers'] or 'not installed'}")
+    if info["calibration"]:
+        for key, entry in sorted(info["calibration"].items()):
+            peaks = ", ".join(f"{dtype} {value:.0f}" for dtype, value in entry["gflops"].items())
+            table.add_row(f"matmul peak {key}", f"{peaks} GFLOP/s (measured {entry['measured_at']})")
+    else:
+        table.add_row("matmul peak", "not calibrated: run `catalog hardware --calibrate`")
+    Console().print(table)
+
+
+COMMANDS = [hardware_command]

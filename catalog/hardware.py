@@ -1,0 +1,260 @@
+"""This machine: CPU model, cores, ISA flags, RAM, GPUs and driver, OS, and a calibrated matmul peak.
+
+Nothing heavy at import time: CPU facts come from /proc/cpuinfo (py-cpuinfo elsewhere), RAM from psutil, GPUs
+from nvidia-smi; torch is imported only for `calibrate()` and, when asked, for its view of the GPUs.
+
+machine_id is a short digest of the facts that identify the hardware (CPU model, core count, ISA flags, RAM to
+the GiB, GPU models, OS family and architecture), not of software versions, so results stay findable across
+upgrades of torch or the OS.
+
+Calibration times square matmuls (torch.mm, 2 n^3 FLOPs each; n = 1024, 2048, 3072) and keeps the best
+repeat per dtype as this
+machine's achievable peak, cached in data_dir()/hardware.json per machine, device and thread count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from catalog import settings
+
+INTERESTING_FLAGS = (
+    "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+    "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "amx_fp16", "neon", "asimd", "sve", "sve2",
+    "bf16", "i8mm",
+)  # fmt: skip
+CALIBRATION_FILE = "hardware.json"
+
+
+def _proc_cpuinfo() -> tuple[str | None, list[str]]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None, []
+    model, flags = None, []
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "hardware", "cpu model") and model is None:
+            model = value.strip()
+        elif key in ("flags", "features") and not flags:
+            flags = value.split()
+    return model, flags
+
+
+def cpu_facts() -> dict[str, Any]:
+    import psutil
+
+    model, flags = _proc_cpuinfo()
+    if model is None or not flags:
+        try:
+            import cpuinfo
+
+            info = cpuinfo.get_cpu_info()
+            model = model or info.get("brand_raw")
+            flags = flags or list(info.get("flags", []))
+        except Exception:
+            model = model or platform.processor() or platform.machine()
+    return {
+        "cpu_model": model or "unknown",
+        "physical_cores": psutil.cpu_count(logical=False),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "isa": sorted(set(flags) & set(INTERESTING_FLAGS)),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    }
+
+
+def nvidia_gpus() -> list[dict[str, Any]]:
+    """GPUs as nvidia-smi reports them (model, driver, memory); empty without NVIDIA tools."""
+    tool = shutil.which("nvidia-smi")
+    if tool is None:
+        return []
+    try:
+        out = subprocess.run(
+            [tool, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 3:
+            gpus.append({"name": parts[0], "driver": parts[1], "memory_mb": float(parts[2])})
+    return gpus
+
+
+def torch_gpus() -> list[dict[str, Any]]:
+    """GPUs as torch sees them (CUDA or MPS); empty when torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    gpus: list[dict[str, Any]] = []
+    if torch.cuda.is_available():
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            gpus.append({"name": props.name, "memory_mb": props.total_memory / 2**20, "cuda": torch.version.cuda})
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        gpus.append({"name": "Apple MPS"})
+    return gpus
+
+
+def fingerprint(*, with_torch: bool = False) -> dict[str, Any]:
+    """The hardware record of a benchmark run. with_torch adds torch's view of the GPUs (imports torch)."""
+    facts = cpu_facts()
+    facts["gpus"] = nvidia_gpus()
+    if with_torch and not facts["gpus"]:
+        facts["gpus"] = torch_gpus()
+    facts["os"] = f"{platform.system()} {platform.release()}"
+    facts["machine"] = platform.machine()
+    facts["machine_id"] = machine_id(facts)
+    return facts
+
+
+def machine_id(facts: dict[str, Any]) -> str:
+    stable = {
+        "cpu_model": facts.get("cpu_model"),
+        "logical_cores": facts.get("logical_cores"),
+        "isa": facts.get("isa"),
+        "ram_gb": round(float(facts.get("ram_gb") or 0)),
+        "gpus": sorted(g.get("name", "") for g in facts.get("gpus", []) if g.get("name") != "Apple MPS"),
+        "system": platform.system(),
+        "machine": facts.get("machine") or platform.machine(),
+    }
+    return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def software() -> dict[str, Any]:
+    """Versions that change benchmark figures, read from package metadata (nothing is imported)."""
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "os": platform.platform(),
+        "torch": _version("torch"),
+        "transformers": _version("transformers"),
+        "numpy": _version("numpy"),
+        "catalog": _version("catalog"),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
+
+
+# --- calibration ------------------------------------------------------------------------------------------------
+
+
+def _calibration_path() -> Path:
+    return settings.data_dir() / CALIBRATION_FILE
+
+
+def _read_store() -> dict[str, Any]:
+    try:
+        data = json.loads(_calibration_path().read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _key(device: str, threads: int | None) -> str:
+    return f"{device}/threads={threads}" if device == "cpu" else device
+
+
+def default_threads() -> int:
+    import psutil
+
+    return int(psutil.cpu_count(logical=False) or os.cpu_count() or 1)
+
+
+def cached_peaks(device: str = "cpu", threads: int | None = None) -> dict[str, Any] | None:
+    """The cached calibration for this machine, device and thread count; None when never calibrated."""
+    threads = threads or (default_threads() if device == "cpu" else None)
+    store = _read_store()
+    entry = store.get(machine_id(fingerprint()), {}).get(_key(device, threads))
+    return entry if isinstance(entry, dict) else None
+
+
+def calibrate(
+    device: str = "cpu", threads: int | None = None, *, size: int = 2048, seconds: float = 1.5
+) -> dict[str, Any]:
+    """Measure the matmul peak (GFLOP/s) for float32 and bfloat16 (float16 too on GPUs), cache and return it."""
+    import time
+
+    import torch
+
+    threads = threads or (default_threads() if device == "cpu" else None)
+    if threads and device == "cpu":
+        torch.set_num_threads(threads)
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+    if device != "cpu":
+        dtypes["float16"] = torch.float16
+
+    def sync() -> None:
+        if device == "cuda":
+            torch.cuda.synchronize()
+        elif device == "mps":
+            torch.mps.synchronize()
+
+    peaks: dict[str, Any] = {}
+    sizes = sorted({1024, size, 3072})
+    for name, dtype in dtypes.items():
+        best_rate = 0.0
+        for n in sizes:  # the fastest size differs by dtype and library (fp32 here: 82 at 2048, 184 at 3072)
+            a = torch.randn(n, n, device=device).to(dtype)
+            b = torch.randn(n, n, device=device).to(dtype)
+            out = torch.empty(n, n, device=device, dtype=dtype)
+            with torch.inference_mode():
+                for _ in range(2):
+                    torch.mm(a, b, out=out)
+                sync()
+                best = float("inf")
+                deadline = time.perf_counter() + seconds / len(sizes)
+                repeats = 0
+                while repeats < 3 or (time.perf_counter() < deadline and repeats < 200):
+                    start = time.perf_counter_ns()
+                    torch.mm(a, b, out=out)
+                    sync()
+                    best = min(best, (time.perf_counter_ns() - start) / 1e9)
+                    repeats += 1
+            best_rate = max(best_rate, 2 * n**3 / best / 1e9)
+        peaks[name] = best_rate
+    entry = {
+        "gflops": peaks,
+        "threads": threads,
+        "matrix_sizes": sizes,
+        "torch": torch.__version__,
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    store = _read_store()
+    facts = fingerprint()
+    store.setdefault(facts["machine_id"], {})[_key(device, threads)] = entry
+    path = _calibration_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(store, indent=2))
+    tmp.replace(path)
+    return entry
+
+
+def describe(*, with_torch: bool | None = None) -> dict[str, Any]:
+    """Everything `catalog hardware` shows: the fingerprint, software versions and cached calibrations."""
+    if with_torch is None:
+        with_torch = "torch" in sys.modules
+    facts = fingerprint(with_torch=with_torch)
+    store = _read_store().get(facts["machine_id"], {})
+    return {"hardware": facts, "software": software(), "calibration": store}
