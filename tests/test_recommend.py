@@ -61,3 +61,37 @@ def test_to_dataframe(mini_taxonomy: Path) -> None:
     frame = recommend("ner").to_dataframe()
     assert list(frame["rank"]) == [1, 2]
     assert {"id", "score", "why", "license"} <= set(frame.columns)
+
+
+def test_measured_results_for_this_machine_take_precedence(mini_taxonomy: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from catalog import hardware
+    from catalog.db.models import BenchmarkResult, BenchmarkRun
+    from catalog.recommend import engine
+
+    monkeypatch.setattr(engine, "ASSUMED_GFLOPS_PER_CORE", 1.0)  # uncalibrated estimates: slow, on any machine
+
+    db = open_database()
+    estimated = {r.model.id: r for r in recommend("ner", db=db)}
+    assert estimated["dslim/bert-base-NER"].latency_ms.kind == "estimated"
+    with db.session() as s:
+        here = BenchmarkRun(machine_id=hardware.fingerprint()["machine_id"], status="finished")
+        elsewhere = BenchmarkRun(machine_id="another-box", status="finished")
+        s.add_all([here, elsewhere])
+        s.flush()
+        common = dict(task_id="token-classification", batch_size=1, seq_len=128, device="cpu", dtype="float32",
+                      provenance="measured here", status="ok")  # fmt: skip
+        s.add(BenchmarkResult(run_id=here.id, model_id="dslim/bert-base-NER", latency_p50_ms=42.0,
+                              peak_rss_infer_mb=512.0, **common))  # fmt: skip
+        s.add(BenchmarkResult(run_id=elsewhere.id, model_id="example/small-ner", latency_p50_ms=1.0, **common))
+    result = {r.model.id: r for r in recommend("ner", db=db)}
+    bert = result["dslim/bert-base-NER"]
+    assert bert.latency_ms.value == 42.0 and bert.latency_ms.kind == "measured"
+    assert f"run {here.id}" in bert.latency_ms.basis
+    assert bert.memory_bytes.kind == "measured" and bert.memory_bytes.value == 512 * 2**20
+    # a result from another machine is not used here
+    assert result["example/small-ner"].latency_ms.kind == "estimated"
+    # the measured figure decides a latency target
+    small = result["example/small-ner"].latency_ms.value
+    assert 42.0 < small
+    assert [r.model.id for r in recommend("ner", max_latency_ms=(42.0 + small) / 2, db=db)] == ["dslim/bert-base-NER"]
+    db.dispose()

@@ -189,22 +189,17 @@ def _machine_id_and_peak() -> tuple[str | None, float | None, str]:
     """This machine's id (to find its benchmark results) and calibrated fp32 matmul GFLOP/s, when known."""
     try:
         from catalog import hardware
-    except ImportError:
+
+        facts = hardware.fingerprint()
+        machine = str(facts["machine_id"])
+    except Exception:  # the probe must never break a recommendation
         return None, None, ""
-    machine = None
-    peak = None
-    basis = ""
     try:
-        machine = hardware.machine_id()
-    except Exception:
-        machine = None
-    try:
-        cached = hardware.cached_calibration()
-        if cached:
-            peak = float(cached["fp32_gflops"])
-            basis = f"calibrated fp32 matmul peak {peak:.0f} GFLOP/s"
+        cached = hardware.cached_peaks("cpu")
+        peak = float(cached["gflops"]["float32"]) if cached else None
     except Exception:
         peak = None
+    basis = f"the calibrated fp32 matmul peak, {peak:.0f} GFLOP/s" if peak else ""
     return machine, peak, basis
 
 
