@@ -458,3 +458,37 @@ def test_status_table(run_cli, mini_taxonomy: Path) -> None:  # type: ignore[no-
     assert result.code == 0 and "token-classification" in result.out
     rows = sync_status(open_database())
     assert {r.task for r in rows} >= {"token-classification", "text-generation"}
+
+
+def test_author_search_and_sort_reach_the_hub(hub, mini_taxonomy: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fake, url = hub
+    db = open_database(f"sqlite:///{tmp_path / 'filters.db'}")
+    sync_from_hub(db, tasks=["text-generation"], author="meta-llama", sort="likes", limit=30, endpoint=url)
+    query = next(target for _, target, _ in fake.request_log if target.startswith("/api/models?"))
+    assert "author=meta-llama" in query and "sort=likes" in query and "pipeline_tag=text-generation" in query
+    assert "expand=safetensors" in query and "expand=cardData" in query
+    with db.session() as s:
+        ids = s.scalars(select(Model.id).where(Model.synced_at.is_not(None))).all()
+    assert ids and all(i.startswith("meta-llama/") for i in ids)
+    fake.clear_log()
+    sync_from_hub(db, tasks=["text-generation"], search="gpt2", sort="trending", limit=10, endpoint=url)
+    query = next(target for _, target, _ in fake.request_log if target.startswith("/api/models?"))
+    assert "search=gpt2" in query and "sort=trendingScore" in query
+    db.dispose()
+
+
+def test_token_file_in_hf_home_is_used(hub, mini_taxonomy: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    fake, url = hub
+    home = tmp_path / "hf-home-with-token"
+    home.mkdir()
+    (home / "token").write_text("hf_fromthehomefile123")
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(home / "token"))
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))
+    db = open_database(f"sqlite:///{tmp_path / 'home.db'}")
+    sync_from_hub(db, tasks=["token-classification"], limit=3, endpoint=url)
+    assert fake.last_headers.get("authorization") == "Bearer hf_fromthehomefile123"
+    db.dispose()
