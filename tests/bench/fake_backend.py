@@ -17,7 +17,7 @@ class FakeBackend:
 
     def __init__(self, job: ModelJob, **_: Any) -> None:
         self.job = job
-        self.behaviour = job.model_id.split(":", 1)[1]
+        self.behaviour = job.model_id.split(":", 1)[1].rstrip("0123456789")
         self.config: dict[str, Any] = {"model_type": "fake"}
         self.generates = False
         self._ballast: list[bytearray] = []
