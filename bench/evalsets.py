@@ -535,8 +535,8 @@ def ensure_available(spec: EvalSetSpec, *, download: bool | None = None) -> Loca
 
 def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")  # type: ignore[return-value]
-    return path.open("r", encoding="utf-8", newline="")  # type: ignore[return-value]
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return path.open("r", encoding="utf-8", newline="")
 
 
 def _label_index(raw: str, label_names: Sequence[str], where: str) -> tuple[int, str]:
@@ -571,7 +571,7 @@ def read_rows(
         return
     if delimiter is None:
         delimiter = "\t" if name.endswith((".tsv", ".tab", ".txt")) else ","
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    quoting: Any = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     with _open_text(path) as handle:
         reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
         fieldnames: list[str] | None = list(columns) if columns else None
@@ -771,7 +771,7 @@ def parse_audio_files(
 def _registered_delimited(spec: EvalSetSpec, location: Location) -> Iterator[Any]:
     opts = dict(spec.options)
     paths = [location.path(f.path) for f in spec.data_files]
-    common = {
+    common: dict[str, Any] = {
         "delimiter": opts.get("delimiter"),
         "header": bool(opts.get("header", True)),
         "columns": tuple(opts.get("columns", ())),

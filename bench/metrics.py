@@ -81,7 +81,7 @@ def top_k_accuracy(references: Sequence[int], ranked: Sequence[Sequence[int]] | 
     if getattr(ranked, "ndim", None) == 2 and np.asarray(ranked).dtype.kind == "f":
         from sklearn.metrics import top_k_accuracy_score
 
-        n_classes = ranked.shape[1]
+        n_classes = np.asarray(ranked).shape[1]
         return float(top_k_accuracy_score(list(references), ranked, k=min(k, n_classes), labels=range(n_classes)))
     hits = sum(1 for truth, row in zip(references, ranked, strict=True) if truth in list(row)[:k])
     return hits / len(references)
@@ -160,7 +160,7 @@ def map_labels(model_labels: Sequence[str], dataset_labels: Sequence[str]) -> La
     synonym = dict(direct)
     for m in models:
         if m not in synonym and (c := _canonical(m)) in by_canonical:
-            synonym[m] = by_canonical[c]  # type: ignore[index]
+            synonym[m] = by_canonical[c]
     if result := complete(synonym, "synonym"):
         return result
     # 3. Star ratings.
@@ -398,7 +398,7 @@ _CJK_CHAR = (
     r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
     r"\U00020000-\U0002a6df\U0002a700-\U0002ebef]"
 )
-_ROUGE_TOKEN = re.compile(rf"{_CJK_CHAR}|[^\W_]+", re.UNICODE)
+_ROUGE_TOKEN = re.compile(rf"{_CJK_CHAR}|(?:(?!{_CJK_CHAR})[^\W_])+", re.UNICODE)
 
 
 class CharacterTokenizer:
