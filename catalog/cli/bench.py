@@ -85,8 +85,16 @@ def bench_group() -> None:
 @click.option("--top", type=int, help="Benchmark the recommender's top K models for --task.")
 @click.option("--batch-sizes", default="1", show_default=True, help="Comma-separated batch sizes.")
 @click.option("--seq-lens", default="128", show_default=True, help="Comma-separated sequence lengths.")
-@click.option("--device", type=click.Choice(["cpu", "cuda", "mps"]), default="cpu", show_default=True)
-@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32", show_default=True)
+@click.option(
+    "--device", type=click.Choice(["cpu", "cuda", "mps"]), default="cpu", show_default=True, help="Where to run."
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "bfloat16", "float16"]),
+    default="float32",
+    show_default=True,
+    help="Weights and activations dtype.",
+)
 @click.option("--threads", type=int, help="torch intra-op threads (default: torch's choice, the physical cores).")
 @click.option(
     "--no-weights",
@@ -105,7 +113,14 @@ def bench_group() -> None:
 @click.option("--new-tokens", type=int, default=16, show_default=True, help="Text generation: tokens per iteration.")
 @click.option("--allow-pickle", is_flag=True, help="Allow pickle checkpoints (*.bin); they can run arbitrary code.")
 @click.option("--trust-remote-code", is_flag=True, help="Run model code from the checkpoint's repository.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for scripts.",
+)
 @db_option
 def run_command(
     models: tuple[str, ...],
@@ -202,7 +217,14 @@ def _run_with_progress(spec: Any, db: Any) -> Any:
 
 @bench_group.command("list")
 @click.option("--limit", "-n", type=int, default=20, show_default=True, help="How many runs, newest first; 0: all.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table for people, json or csv for scripts.",
+)
 @db_option
 def list_command(limit: int, fmt: str, db_url: str | None) -> None:
     """List benchmark runs, newest first."""
@@ -229,7 +251,14 @@ def list_command(limit: int, fmt: str, db_url: str | None) -> None:
 
 @bench_group.command("show")
 @click.argument("run_id", type=int)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for scripts.",
+)
 @db_option
 def show_command(run_id: int, fmt: str, db_url: str | None) -> None:
     """Show one run: its hardware and software fingerprint and every result."""

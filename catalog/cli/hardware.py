@@ -10,7 +10,14 @@ import click
 @click.option("--device", type=click.Choice(["cpu", "cuda", "mps"]), default="cpu", show_default=True,
               help="Device to calibrate.")  # fmt: skip
 @click.option("--threads", type=int, help="Threads to calibrate with (default: the physical cores).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for scripts.",
+)
 def hardware_command(calibrate: bool, device: str, threads: int | None, fmt: str) -> None:
     """This machine: CPU, cores, ISA flags, RAM, GPUs, software, and the calibrated matmul peak that
     `catalog bench run` compares achieved GFLOP/s against."""
