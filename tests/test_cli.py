@@ -99,7 +99,8 @@ def test_recommend_table_says_where_figures_come_from(run_cli, mini_taxonomy: Pa
     result = run_cli("recommend", "--task", "ner")
     assert result.code == 0
     assert "dslim/bert-base-NER" in result.out
-    assert "reported" in result.out and "not measured here" in result.out
+    assert "[card]" in result.out and "[est.]" in result.out  # figure sources in the cells
+    assert "[here] measured on this machine, [card] reported by the model card or Hub" in " ".join(result.out.split())
 
 
 def test_show_and_task(run_cli, mini_taxonomy: Path) -> None:  # type: ignore[no-untyped-def]

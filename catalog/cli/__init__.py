@@ -8,6 +8,9 @@ import sys
 import click
 
 from catalog import __version__
+from catalog.cli import bench as _bench
+from catalog.cli import evalsets as _evalsets
+from catalog.cli import hardware as _hardware
 from catalog.cli import models as _models
 from catalog.cli import recommend as _recommend
 from catalog.cli import sync as _sync
@@ -25,9 +28,11 @@ def cli(db_url: str | None) -> None:
     """
 
 
-for _module in (_taxonomy, _models, _recommend, _sync, *(__import__(f"catalog.cli.{_name}", fromlist=["COMMANDS"]) for _name in ("bench", "hardware"))):  # noqa: E501
+for _module in (_taxonomy, _models, _recommend, _sync, _bench, _hardware):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
+for _command in _evalsets.COMMANDS:
+    _bench.bench_group.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,12 @@ import click
 from catalog.cli._common import listing_options, open_db
 
 
+LEGEND = (
+    "◆ Pareto frontier (accuracy, latency, memory). [here] measured on this machine, "
+    "[card] reported by the model card or Hub, [est.] estimated (see --explain)."
+)
+
+
 def _figure(figure: dict[str, Any] | None, unit: str = "") -> str:
     if not figure:
         return "—"
@@ -159,18 +165,19 @@ def recommend_command(
         Column("Score", lambda r: f"{r['score']:.3f}", justify="right"),
         Column("Why", lambda r: r["why"], max_width=60, min_width=24),
     ]  # fmt: skip
-    excluded = "; ".join(f"{reason}: {n}" for reason, n in result.excluded.items())
     caption = f"{result.matched} of {result.considered} {result.task} models match (profile {result.profile})"
-    caption += f". Excluded — {excluded}" if excluded else ""
-    caption += ". ◆ = Pareto frontier (accuracy, latency, memory). [here] measured, [card] reported, [est.] estimated."
     if fmt == "csv":
         render(rows, columns, "csv")
         return
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console()
     if rows:
         render(rows, columns, "table", title=f"Recommended for {result.task}", caption=caption)
+        console.print(escape(LEGEND))
+    if result.excluded:
+        console.print("Excluded: " + escape("; ".join(f"{reason}: {n}" for reason, n in result.excluded.items())))
     if result.unverifiable:
         console.print(f"[bold]Not checked[/bold] — {result.unverifiable_total} models pass the hard constraints but "
                       "have no figure for a target:")  # fmt: skip

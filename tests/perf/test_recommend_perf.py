@@ -97,8 +97,21 @@ def test_recommend_wall_time_at_scale(tmp_path: Path, capsys: pytest.CaptureFixt
         "snapshot (9,715 models)": _median(["recommend", "--db", f"sqlite:///{snapshot}", "--task", "ner"], env),
         f"synthetic ({N_MODELS:,} models)": _median(["recommend", "--db", f"sqlite:///{big}", "--task", "ner"], env),
         f"synthetic ({N_MODELS:,} models), --language zh --license mit --max-params 1B": _median(
-            ["recommend", "--db", f"sqlite:///{big}", "--task", "ner", "--language", "zh", "--license", "mit",
-             "--max-params", "1B"], env),  # fmt: skip
+            [
+                "recommend",
+                "--db",
+                f"sqlite:///{big}",
+                "--task",
+                "ner",
+                "--language",
+                "zh",
+                "--license",
+                "mit",
+                "--max-params",
+                "1B",
+            ],
+            env,
+        ),
     }
     with capsys.disabled():
         print(f"\n[perf] built the synthetic DB in {build_s:.0f} s")
