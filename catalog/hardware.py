@@ -41,7 +41,8 @@ def _proc_cpuinfo() -> tuple[str | None, list[str]]:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return None, []
-    model, flags = None, []
+    model: str | None = None
+    flags: list[str] = []
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip().lower()

@@ -153,7 +153,9 @@ def test_pareto_marks_exactly_the_non_dominated(snapshot_db: str) -> None:
               for i in result if i.accuracy and i.latency_ms and i.memory_bytes]  # fmt: skip
     assert points
     for pid, acc, lat, mem in points:
-        dominated = any(a >= acc and la <= lat and m <= mem and (a, la, m) != (acc, lat, mem) for o, a, la, m in points if o != pid)
+        dominated = any(
+            a >= acc and la <= lat and m <= mem and (a, la, m) != (acc, lat, mem) for o, a, la, m in points if o != pid
+        )
         assert next(i for i in result if i.model.id == pid).pareto == (not dominated)
     only = recommend("ner", limit=0, pareto_only=True, db=db)
     assert only.items and all(i.pareto for i in only)

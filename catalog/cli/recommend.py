@@ -8,7 +8,6 @@ import click
 
 from catalog.cli._common import listing_options, open_db
 
-
 LEGEND = (
     "◆ Pareto frontier (accuracy, latency, memory). [here] measured on this machine, "
     "[card] reported by the model card or Hub, [est.] estimated (see --explain)."

@@ -208,7 +208,7 @@ def _measured(session: Session, task_id: str, machine: str | None, batch: int, s
     if machine is None:
         return {}
     try:
-        from catalog.db.models import BenchmarkResult, BenchmarkRun  # type: ignore[attr-defined]
+        from catalog.db.models import BenchmarkResult, BenchmarkRun
     except ImportError:
         return {}
     rows = session.execute(
