@@ -88,6 +88,15 @@ def test_measured_results_for_this_machine_take_precedence(mini_taxonomy: Path, 
     assert bert.latency_ms.value == 42.0 and bert.latency_ms.kind == "measured"
     assert f"run {here.id}" in bert.latency_ms.basis
     assert bert.memory_bytes.kind == "measured" and bert.memory_bytes.value == 512 * 2**20
+    with db.session() as s:
+        s.add(BenchmarkResult(run_id=here.id, model_id="example/small-ner", status="ok", task_id="token-classification",
+                              batch_size=32, seq_len=0, device="cpu", dtype="float32", provenance="measured here",
+                              eval_set="uner_en_ewt", primary_metric="seqeval-f1", metrics={"seqeval-f1": 0.61},
+                              ci95={"seqeval-f1": [0.58, 0.64]}, n_examples=2077))  # fmt: skip
+    result = {r.model.id: r for r in recommend("ner", db=db)}
+    small_accuracy = result["example/small-ner"].accuracy
+    assert small_accuracy.kind == "measured" and small_accuracy.value == 0.61 and "uner_en_ewt" in small_accuracy.basis
+    assert result["dslim/bert-base-NER"].accuracy.kind == "reported"  # the card's figure where nothing was measured
     # a result from another machine is not used here
     assert result["example/small-ner"].latency_ms.kind == "estimated"
     # the measured figure decides a latency target

@@ -304,5 +304,14 @@ class BenchmarkResult(Base):
     samples_ms: Mapped[list[float]] = mapped_column(JSON, default=list)
     unstable: Mapped[bool] = mapped_column(Boolean, default=False)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # converged, CUDA memory, notes
+    # Accuracy on labelled data, measured in the same run as the speed (benchmark harness II).
+    eval_set: Mapped[str | None] = mapped_column(String(128))  # registry name, or file:<name> for user files
+    eval_checksum: Mapped[str | None] = mapped_column(String(64))  # sha256 of the evaluated data
+    eval_license: Mapped[str | None] = mapped_column(String(64))
+    n_examples: Mapped[int | None] = mapped_column(Integer)
+    examples_per_s: Mapped[float | None] = mapped_column(Float)
+    primary_metric: Mapped[str | None] = mapped_column(String(64))  # the task's headline metric, a key of metrics
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")  # name -> value
+    ci95: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")  # name -> [low, high]
 
     run: Mapped[BenchmarkRun] = relationship(back_populates="results")

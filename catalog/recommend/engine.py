@@ -203,37 +203,41 @@ def _machine_id_and_peak() -> tuple[str | None, float | None, str]:
     return machine, peak, basis
 
 
+def _measured_accuracy(metric: str | None, metrics: dict[str, Any]) -> float | None:
+    """The headline metric as a fraction (higher is better); None for lower-is-better metrics like perplexity."""
+    if not metric or metric not in metrics or metrics[metric] is None:
+        return None
+    return as_fraction(metric, float(metrics[metric]), "raw")
+
+
 def _measured(session: Session, task_id: str, machine: str | None, batch: int, seq: int) -> dict[str, dict[str, Any]]:
-    """Latest successful benchmark result per model for this task and shape on this machine."""
+    """What benchmark runs on this machine measured per model for this task: latency and peak memory at the asked
+    shape (latest run), and accuracy on labelled data at any shape (latest run that measured it)."""
     if machine is None:
         return {}
-    try:
-        from catalog.db.models import BenchmarkResult, BenchmarkRun
-    except ImportError:
-        return {}
+    from catalog.db.models import BenchmarkResult, BenchmarkRun
+
     rows = session.execute(
         select(BenchmarkResult, BenchmarkRun.id)
         .join(BenchmarkRun, BenchmarkRun.id == BenchmarkResult.run_id)
         .where(
             BenchmarkRun.machine_id == machine,
             BenchmarkResult.status == "ok",
-            BenchmarkResult.batch_size == batch,
-            BenchmarkResult.seq_len == seq,
             or_(BenchmarkResult.task_id == task_id, BenchmarkResult.task_id.is_(None)),
         )
         .order_by(BenchmarkResult.id)
     ).all()
     found: dict[str, dict[str, Any]] = {}
     for result, run_id in rows:
-        found[result.model_id] = {
-            "p50": result.latency_p50_ms,
-            "peak_mb": getattr(result, "peak_rss_infer_mb", None),
-            "run": run_id,
-            "weights": getattr(result, "weights", "real"),
-            "accuracy": getattr(result, "accuracy", None),
-            "accuracy_metric": getattr(result, "accuracy_metric", None),
-        }
-    return found
+        entry = found.setdefault(result.model_id, {})
+        if result.batch_size == batch and result.seq_len == seq and result.latency_p50_ms:
+            entry.update(p50=result.latency_p50_ms, peak_mb=result.peak_rss_infer_mb, run=run_id,
+                         weights=result.weights)  # fmt: skip
+        accuracy = _measured_accuracy(result.primary_metric, result.metrics or {})
+        if accuracy is not None and result.weights != "random":
+            entry.update(accuracy=accuracy, accuracy_metric=result.primary_metric, eval_set=result.eval_set,
+                         accuracy_run=run_id)  # fmt: skip
+    return {model: entry for model, entry in found.items() if entry}
 
 
 @dataclass
@@ -440,7 +444,9 @@ def _recommend(
             figure["memory"] = Figure(cand.params * c.memory_factor, "estimated", memory_basis)
         if run and run.get("accuracy") is not None:
             figure["accuracy"] = Figure(
-                float(run["accuracy"]), "measured", f"{run.get('accuracy_metric')} here (run {run['run']})"
+                float(run["accuracy"]),
+                "measured",
+                f"{run.get('accuracy_metric')} on {run.get('eval_set')} here (run {run['accuracy_run']})",
             )
             figure["accuracy_metric"] = run.get("accuracy_metric")
         elif cand.id in reported:
