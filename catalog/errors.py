@@ -61,6 +61,16 @@ class UnknownModelError(UnknownNameError):
     listing = "Run `catalog models` to list the catalog, or `catalog sync` to add models from the Hub."
 
 
+class UnknownLicenseError(UnknownNameError):
+    kind = "license"
+    listing = "Use a Hub license id such as apache-2.0 or mit, or --permissive / --commercial-ok."
+
+
+class UnknownLanguageError(UnknownNameError):
+    kind = "language"
+    listing = "Use an ISO 639-1 code such as en or zh."
+
+
 class TaxonomyError(CatalogError):
     """catalog.yaml cannot be read or does not match its schema."""
 

@@ -10,8 +10,9 @@ from catalog.db.models import Architecture, Family, Model, ModelLanguage, ModelT
 from catalog.errors import (
     UnknownArchitectureError,
     UnknownFamilyError,
+    UnknownLanguageError,
+    UnknownLicenseError,
     UnknownModelError,
-    UnknownNameError,
     UnknownTaskError,
     UsageError,
 )
@@ -23,17 +24,6 @@ from catalog.records import (
     TaskDetail,
     TaskRecord,
 )
-
-
-class UnknownLicenseError(UnknownNameError):
-    kind = "license"
-    listing = "Run `catalog models --format json` to see the licenses in the catalog."
-
-
-class UnknownLanguageError(UnknownNameError):
-    kind = "language"
-    listing = "Use an ISO 639-1 code such as en or zh."
-
 
 # ---------------------------------------------------------------------------------------------- name resolution
 

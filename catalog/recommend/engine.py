@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from catalog.db.engine import Database, open_database
 from catalog.db.models import Model, ModelLanguage, ModelTask, ReportedMetric, Task, utcnow
-from catalog.errors import CatalogError, UnknownNameError, UsageError
+from catalog.errors import CatalogError, UnknownLanguageError, UnknownLicenseError, UsageError
 from catalog.queries import model_record, resolve_architecture, resolve_family, resolve_task
 from catalog.recommend.constraints import MEMORY_OVERHEAD, Constraints, license_classes, license_known
 from catalog.recommend.scoring import COMPONENTS, LOWER_IS_BETTER, PROFILES, as_fraction, profile_weights
@@ -28,16 +28,6 @@ EFFICIENCY = 0.75  # share of the fp32 matmul peak an eager forward pass reaches
 
 class NoMatchError(CatalogError):
     """The constraints leave no model; the message says which constraint removed how many."""
-
-
-class UnknownLicenseError(UnknownNameError):
-    kind = "license"
-    listing = "Use a Hub license id such as apache-2.0 or mit, or --permissive / --commercial-ok."
-
-
-class UnknownLanguageError(UnknownNameError):
-    kind = "language"
-    listing = "Use an ISO 639-1 code such as en or zh."
 
 
 @dataclass(frozen=True)
