@@ -94,6 +94,20 @@ def _task_record(task: Task, models: int = 0) -> TaskRecord:
     )
 
 
+def _architecture_record(arch: Architecture, tasks: list[str]) -> ArchitectureRecord:
+    return ArchitectureRecord(
+        id=arch.id,
+        name_en=arch.name_en,
+        name_zh=arch.name_zh,
+        modality=arch.modality,
+        attention=arch.attention,
+        objective=arch.objective,
+        suits=arch.suits,
+        families=[f.id for f in arch.families],
+        tasks=tasks,
+    )
+
+
 def _family_record(family: Family, models: int = 0) -> FamilyRecord:
     return FamilyRecord(
         id=family.id,
@@ -172,20 +186,7 @@ def list_architectures(db: Database) -> list[ArchitectureRecord]:
         for task in session.scalars(select(Task).options(selectinload(Task.architectures)).order_by(Task.position)):
             for arch in task.architectures:
                 tasks_by_arch.setdefault(arch.id, []).append(task.id)
-        return [
-            ArchitectureRecord(
-                id=a.id,
-                name_en=a.name_en,
-                name_zh=a.name_zh,
-                modality=a.modality,
-                attention=a.attention,
-                objective=a.objective,
-                suits=a.suits,
-                families=[f.id for f in a.families],
-                tasks=tasks_by_arch.get(a.id, []),
-            )
-            for a in archs
-        ]
+        return [_architecture_record(a, tasks_by_arch.get(a.id, [])) for a in archs]
 
 
 def list_families(db: Database, architecture: str | None = None) -> list[FamilyRecord]:
@@ -255,20 +256,7 @@ def task_detail(db: Database, name: str, top: int = 10) -> TaskDetail:
         ).one()
         counts = _model_counts(session)
         record = _task_record(task, counts.get(task.id, 0))
-        archs = [
-            ArchitectureRecord(
-                id=a.id,
-                name_en=a.name_en,
-                name_zh=a.name_zh,
-                modality=a.modality,
-                attention=a.attention,
-                objective=a.objective,
-                suits=a.suits,
-                families=[f.id for f in a.families],
-                tasks=[],
-            )
-            for a in task.architectures
-        ]
+        archs = [_architecture_record(a, []) for a in task.architectures]
         # Families: those with a model for this task, and those whose architecture suits it.
         with_models = set(
             session.scalars(
