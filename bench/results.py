@@ -51,6 +51,17 @@ class BenchResult:
     samples_ms: list[float] = field(default_factory=list)
     unstable: bool = False
     note: str | None = None
+    # Accuracy on labelled data (a result row of its own: batch_size is the evaluation's batch size, seq_len the
+    # longest input it ran). Metric values are fractions except perplexity; BLEU/chrF are stored /100.
+    eval_set: str | None = None
+    eval_checksum: str | None = None
+    eval_license: str | None = None
+    n_examples: int | None = None
+    examples_per_s: float | None = None
+    primary_metric: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    ci95: dict[str, list[float]] = field(default_factory=dict)
+    reported: dict[str, Any] = field(default_factory=dict)  # output only: the catalog's reported figures
     run_id: int | None = None
     id: int | None = None
 
@@ -66,6 +77,10 @@ class BenchResult:
     @property
     def provenance(self) -> str:
         return provenance(self.run_id, self.weights)
+
+    @property
+    def is_evaluation(self) -> bool:
+        return self.eval_set is not None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"provenance": self.provenance}
@@ -111,6 +126,15 @@ class BenchResult:
             "achieved_gflops": self.achieved_gflops,
             "peak_fraction": self.peak_fraction,
             "note": self.note,
+            "eval_set": self.eval_set,
+            "eval_checksum": self.eval_checksum,
+            "eval_license": self.eval_license,
+            "n_examples": self.n_examples,
+            "examples_per_s": self.examples_per_s,
+            "primary_metric": self.primary_metric,
+            "metrics": dict(self.metrics),
+            "ci95": {k: list(v) for k, v in self.ci95.items()},
+            **({"reported": self.reported} if self.reported else {}),
             "run_id": self.run_id,
             "provenance": self.provenance,
         }

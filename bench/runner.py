@@ -67,12 +67,12 @@ def _describe_exit(exitcode: int | None) -> tuple[str, str]:
 class _ModelProcess:
     """One worker process and the pipe it reports through."""
 
-    def __init__(self, job: ModelJob, settings: dict[str, Any]) -> None:
+    def __init__(self, job: ModelJob, settings: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         self.connection, child_end = context.Pipe(duplex=False)
         self.process = context.Process(
             target=worker.main,
-            args=(child_end, {"job": job.to_dict(), "settings": settings}),
+            args=(child_end, {"job": job.to_dict(), "settings": settings, **(extra or {})}),
             name=f"bench-{job.model_id}"[:60],
             daemon=True,
         )
@@ -173,6 +173,17 @@ def run_benchmark(
             record(BenchResult(model_id=name, task_id=job_task, batch_size=b, seq_len=s, device=spec.device,
                                dtype=spec.dtype, weights=weights, status=status, error=error))  # fmt: skip
 
+    evaluations = _Evaluations(spec, database)
+
+    def record_eval(job_or_name: ModelJob | str, status: str, error: str) -> None:
+        name = job_or_name.model_id if isinstance(job_or_name, ModelJob) else job_or_name
+        job_task = job_or_name.task if isinstance(job_or_name, ModelJob) else task
+        weights = job_or_name.weights if isinstance(job_or_name, ModelJob) else "real"
+        assert spec.evaluation is not None
+        record(BenchResult(model_id=name, task_id=job_task, batch_size=spec.evaluation.batch_size, seq_len=0,
+                           device=spec.device, dtype=spec.dtype, weights=weights, status=status, error=error,
+                           eval_set=spec.evaluation.label))  # fmt: skip
+
     try:
         for index, name in enumerate(spec.models):
             emit("model", model=name, index=index, total=len(spec.models))
@@ -182,10 +193,22 @@ def run_benchmark(
                                   allow_pickle=spec.allow_pickle)  # fmt: skip
                 except CatalogError as exc:
                     record_all(name, spec.shapes, "failed", str(exc))
+                    if spec.evaluation:
+                        record_eval(name, "failed", str(exc))
                     continue
+                job.tokenizer = spec.tokenizer
             else:  # a test or plug-in backend resolves its own names
                 job = ModelJob(name, task or "feature-extraction", "random", shapes=tuple(spec.shapes))
-            _run_one(job, spec, settings, record, record_all, emit, outcome, database, run_id)
+            extra: dict[str, Any] = {}
+            model_settings = settings
+            if spec.evaluation:
+                try:
+                    extra = evaluations.payload(job)
+                    model_settings = settings | {"evaluation": spec.evaluation.to_dict()}
+                except CatalogError as exc:
+                    record_eval(job, "failed", str(exc))
+            _run_one(job, spec, model_settings, record, record_all, emit, outcome, database, run_id, extra,
+                     record_eval if extra else None, evaluations)  # fmt: skip
     except KeyboardInterrupt:
         outcome.status = "interrupted"
     finally:
@@ -206,10 +229,21 @@ def _run_one(
     outcome: RunOutcome,
     database: Any,
     run_id: int | None,
+    extra: dict[str, Any] | None = None,
+    record_eval: Callable[..., None] | None = None,
+    evaluations: Any = None,
 ) -> None:
     pending = list(job.shapes)
-    child = _ModelProcess(job, settings)
+    eval_pending = record_eval is not None
+    child = _ModelProcess(job, settings, extra)
     finished = False
+
+    def fail_eval(status: str, error: str) -> None:
+        nonlocal eval_pending
+        if eval_pending and record_eval is not None:
+            record_eval(job, status, error)
+        eval_pending = False
+
     try:
         for message in child.messages(spec.model_timeout_s()):
             kind = message.get("kind")
@@ -227,8 +261,15 @@ def _run_one(
                 if pending:  # results arrive in shape order (seq_len may come back capped)
                     pending.pop(0)
                 record(result)
+            elif kind == "eval":
+                result = BenchResult.from_dict(message["result"])
+                if evaluations is not None:
+                    result.reported = evaluations.reported(result)
+                eval_pending = False
+                record(result)
             elif kind == "failed":
                 record_all(job, pending, message.get("status", "failed"), message.get("error", "unknown error"))
+                fail_eval(message.get("status", "failed"), message.get("error", "unknown error"))
                 pending = []
                 finished = True
             elif kind == "done":
@@ -236,14 +277,87 @@ def _run_one(
     except TimeoutError:
         child.stop()
         record_all(job, pending, "timeout", f"timed out after {spec.model_timeout_s():g} s (raise --timeout-s)")
+        fail_eval("timeout", f"timed out after {spec.model_timeout_s():g} s (raise --timeout-s, or lower --limit)")
         return
     except KeyboardInterrupt:
         child.stop()
         record_all(job, pending, "interrupted", "interrupted (Ctrl-C) before this shape finished")
+        fail_eval("interrupted", "interrupted (Ctrl-C) before the evaluation finished")
         raise
     exitcode = child.stop()
-    if pending and not finished:
+    if (pending or eval_pending) and not finished:
         status, reason = _describe_exit(exitcode)
         record_all(job, pending, status, reason)
+        fail_eval(status, reason)
     elif pending:
         record_all(job, pending, "failed", "the worker finished without reporting this shape")
+    fail_eval("failed", "the worker finished without reporting the evaluation")
+
+
+class _Evaluations:
+    """The evaluation set of a run, loaded and checksum-verified once per data task in the parent (so a missing or
+    corrupt set fails before any model loads), and what the catalog reports for each model."""
+
+    def __init__(self, spec: BenchSpec, database: Any) -> None:
+        self.spec = spec
+        self.database = database
+        self.loaded: dict[str, tuple[Any, dict[str, Any]]] = {}
+
+    def _load(self, data_task: str) -> tuple[Any, dict[str, Any]]:
+        from bench import evalsets
+
+        assert self.spec.evaluation is not None
+        ev = self.spec.evaluation
+        if data_task not in self.loaded:
+            # perplexity reads the text from its start; --limit counts tokens there, not sampled lines
+            limit = None if data_task == "text-generation" else ev.limit
+            if ev.file:
+                evalset = evalsets.from_file(
+                    ev.file, data_task, text_column=ev.text_column, label_column=ev.label_column,
+                    text_pair_column=ev.text_pair_column, reference=ev.reference_file, limit=limit, seed=ev.seed,
+                )  # fmt: skip
+                digests = sorted(evalset.file_sha256.values())
+            else:
+                evalset = evalsets.load(str(ev.name), limit=limit, seed=ev.seed)
+                digests = sorted(f.sha256 for f in evalset.spec.data_files)
+            checksum = digests[0] if len(digests) == 1 else _combined_sha256(digests)
+            meta = {"eval_set": ev.label, "eval_checksum": checksum, "eval_license": evalset.spec.license,
+                    "describe": evalset.describe()}  # fmt: skip
+            self.loaded[data_task] = (evalset, meta)
+        return self.loaded[data_task]
+
+    def available_tasks(self) -> tuple[str, ...]:
+        from bench import evalsets
+
+        assert self.spec.evaluation is not None
+        if self.spec.evaluation.file:
+            return ()
+        return evalsets.get(str(self.spec.evaluation.name)).tasks
+
+    def payload(self, job: ModelJob) -> dict[str, Any]:
+        from bench.tasks import DATA_TASKS, data_task_for
+
+        assert self.spec.evaluation is not None
+        if job.weights == "random" and not self.spec.evaluation.allow_random:
+            raise CatalogError(
+                f"{job.model_id} has random weights: its accuracy would say nothing about quality. Add "
+                "--allow-random-eval for a chance-level sanity check."
+            )
+        available = self.available_tasks() or DATA_TASKS.get(job.task, (job.task,))[:1]
+        data_task = data_task_for(job.task, available)
+        evalset, meta = self._load(data_task)
+        return {"evalset": evalset, "eval_meta": meta}
+
+    def reported(self, result: BenchResult) -> dict[str, Any]:
+        """The catalog's reported figures for this model and task, next to the measured ones, with the delta."""
+        if self.database is None or not result.metrics:
+            return {}
+        from bench.store import reported_metrics
+
+        return reported_metrics(self.database, result.model_id, result.task_id, result.metrics)
+
+
+def _combined_sha256(digests: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()

@@ -26,6 +26,80 @@ def parse_int_list(text: str, option: str) -> tuple[int, ...]:
     return values
 
 
+def parse_label_map(text: str | None) -> dict[str, str]:
+    """--label-map: a JSON object {"POS": "positive"} or pairs POS=positive,NEG=negative (model label -> dataset
+    label)."""
+    if not text or not text.strip():
+        return {}
+    text = text.strip()
+    if text.startswith("{"):
+        import json
+
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f'--label-map is not valid JSON ({exc.msg}); write {{"POS": "positive"}}.') from None
+        if not isinstance(data, dict):
+            raise UsageError("--label-map JSON must be an object: model label -> dataset label.")
+        return {str(k): str(v) for k, v in data.items()}
+    pairs: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UsageError(f"--label-map takes MODEL_LABEL=DATASET_LABEL pairs separated by commas, not {part!r}.")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+@dataclass
+class EvalSpec:
+    """Accuracy on labelled data, measured in the same run as the speed: a registered set (`name`) or the user's
+    own file (`file` + column names), a seeded sample of `limit` examples, the batch size of the evaluation."""
+
+    name: str | None = None
+    file: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    text_pair_column: str | None = None
+    reference_file: str | None = None
+    label_map: dict[str, str] = field(default_factory=dict)
+    limit: int | None = None
+    seed: int = 0
+    batch_size: int = 32
+    max_length: int | None = None  # tokens per example (per window for perplexity); None: the task's default
+    stride: int | None = None  # perplexity: tokens between window starts; None: half of max_length
+    max_new_tokens: int = 32  # summarization / translation: greedy decoding length cap
+    n_resamples: int = 1000  # bootstrap resamples for the 95% intervals
+    allow_random: bool = False  # score random-weight models (a chance-level sanity check, never a quality figure)
+    save_predictions: str | None = None  # append per-example predictions (JSON Lines) to this file
+
+    def __post_init__(self) -> None:
+        if bool(self.name) == bool(self.file):
+            raise UsageError("Give exactly one of --eval SET and --eval-file PATH.")
+        if self.limit is not None and self.limit <= 0:
+            raise UsageError(f"--limit must be a positive number of examples, not {self.limit}.")
+        if self.batch_size <= 0:
+            raise UsageError(f"--eval-batch-size must be positive, not {self.batch_size}.")
+        if self.max_length is not None and self.max_length < 2:
+            raise UsageError(f"--eval-max-length must be at least 2, not {self.max_length}.")
+        if self.stride is not None and self.stride <= 0:
+            raise UsageError(f"--stride must be positive, not {self.stride}.")
+        if self.max_new_tokens <= 0 or self.n_resamples <= 0:
+            raise UsageError("max_new_tokens and n_resamples must be positive.")
+
+    @property
+    def label(self) -> str:
+        """How results name the set: the registry name, or file:<basename>."""
+        if self.file:
+            import os
+
+            return f"file:{os.path.basename(self.file)}"
+        return str(self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
 class BenchSpec:
     """A benchmark run: models x (batch size, sequence length) on one device and dtype."""
@@ -49,9 +123,21 @@ class BenchSpec:
     memory_limit_mb: float | None = None  # per model process RSS guard; None: 90% of available RAM
     allow_pickle: bool = False
     trust_remote_code: bool = False
+    evaluation: EvalSpec | None = None  # accuracy on labelled data after the latency shapes
+    tokenizer: str | None = None  # a tokenizer directory for random-weight models (they have none of their own)
 
     def __post_init__(self) -> None:
         self.models = tuple(self.models)
+        if isinstance(self.evaluation, dict):
+            self.evaluation = EvalSpec(**self.evaluation)
+        if self.evaluation and not self.evaluation.allow_random:
+            randoms = [m for m in self.models if m.startswith("random:")] if not self.no_weights else list(self.models)
+            if randoms:
+                raise UsageError(
+                    f"Accuracy needs real weights: {', '.join(randoms)} would be scored with random weights, which "
+                    "says nothing about quality. Drop --eval, or add --allow-random-eval for a chance-level sanity "
+                    "check (such results are marked as random, never used as accuracy)."
+                )
         self.batch_sizes = tuple(self.batch_sizes)
         self.seq_lens = tuple(self.seq_lens)
         if not self.models:
@@ -85,7 +171,8 @@ class BenchSpec:
         """Per model process: explicit, else generous room for imports and loading plus every shape's budget."""
         if self.timeout_s is not None:
             return self.timeout_s
-        return 180.0 + 3 * self.budget_s * len(self.shapes)
+        base = 180.0 + 3 * self.budget_s * len(self.shapes)
+        return base + (1800.0 if self.evaluation else 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -105,6 +192,7 @@ class ModelJob:
     gguf_file: str | None = None  # a GGUF checkpoint inside `path`
     config: dict[str, Any] = field(default_factory=dict)  # when random weights: the config to instantiate
     shapes: tuple[tuple[int, int], ...] = ((1, 128),)
+    tokenizer: str | None = None  # a tokenizer directory when `path` has none (random weights)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

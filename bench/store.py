@@ -19,7 +19,8 @@ ROW_FIELDS = (
     "latency_p50_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms", "latency_mean_ms", "latency_stdev_ms",
     "latency_cov", "iterations", "throughput_items_s", "throughput_tokens_s", "prefill_ms", "decode_ms_per_token",
     "load_time_s", "peak_rss_load_mb", "peak_rss_infer_mb", "flops_per_forward", "achieved_gflops",
-    "peak_fraction", "samples_ms", "unstable",
+    "peak_fraction", "samples_ms", "unstable", "eval_set", "eval_checksum", "eval_license", "n_examples",
+    "examples_per_s", "primary_metric", "metrics", "ci95",
 )  # fmt: skip
 DETAIL_FIELDS = ("converged", "cuda_max_allocated_mb", "cuda_max_reserved_mb", "note")
 
@@ -102,6 +103,7 @@ def save_result(db: Database, run_id: int, result: BenchResult) -> int:
 
 def _result_from_row(row: BenchmarkResult) -> BenchResult:
     data = {name: getattr(row, name) for name in ROW_FIELDS}
+    data["metrics"], data["ci95"] = data["metrics"] or {}, data["ci95"] or {}
     data.update({k: v for k, v in (row.details or {}).items() if k in DETAIL_FIELDS})
     return BenchResult(**data, run_id=row.run_id, id=row.id)
 
@@ -135,3 +137,24 @@ def get_run(db: Database, run_id: int) -> RunRecord:
             raise UnknownRunError(str(run_id), ids)
         results = [_result_from_row(row) for row in run.results]
         return _record(run, results, len(results))
+
+
+def reported_metrics(db: Database, model_id: str, task_id: str | None, measured: dict[str, Any]) -> dict[str, Any]:
+    """What the catalog reports (model card, paper) for the measured metric names of this model and task, on the
+    measured scale (fractions; perplexity raw), with the delta measured - reported. Empty when nothing matches."""
+    from catalog.db.models import ReportedMetric
+    from catalog.recommend.scoring import LOWER_IS_BETTER, as_fraction
+
+    with db.session() as session:
+        rows = session.scalars(select(ReportedMetric).where(ReportedMetric.model_id == model_id)).all()
+        found: dict[str, Any] = {}
+        for row in rows:
+            name = row.metric.lower()
+            if name not in measured or (task_id and row.task_id and row.task_id != task_id):
+                continue
+            value = float(row.value) if name in LOWER_IS_BETTER else as_fraction(name, float(row.value), row.scale)
+            if value is None or measured[name] is None:
+                continue
+            found[name] = {"value": value, "delta": float(measured[name]) - value, "dataset": row.dataset,
+                           "split": row.split, "source": row.source, "verified": row.verified}  # fmt: skip
+        return found

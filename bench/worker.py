@@ -178,4 +178,60 @@ def _run(send: Any, payload: dict[str, Any]) -> None:
                 base.error = _error_text(exc)
             send({"kind": "result", "result": base.to_dict()})
             inputs = None
+        if settings.get("evaluation") is not None:
+            monitor.phase("eval")
+            reset_cuda_peak()
+            evaluation = _evaluate(backend, job, payload, settings)
+            evaluation.load_time_s, evaluation.peak_rss_load_mb = load_time_s, load_peak
+            evaluation.peak_rss_infer_mb = monitor.peak_mb("eval")
+            cuda = cuda_memory()
+            if cuda:
+                evaluation.cuda_max_allocated_mb = cuda["cuda_max_allocated_mb"]
+                evaluation.cuda_max_reserved_mb = cuda["cuda_max_reserved_mb"]
+            send({"kind": "eval", "result": evaluation.to_dict()})
     send({"kind": "done"})
+
+
+RANDOM_NOTE = "random weights: not a quality figure (a chance-level sanity check)"
+
+
+def _evaluate(backend: Any, job: Any, payload: dict[str, Any], settings: dict[str, Any]) -> Any:
+    """Score the loaded model on the evaluation set with its task's metric; a failure is a failed row, never a
+    lost run."""
+    from bench.results import BenchResult
+    from bench.spec import EvalSpec
+    from bench.tasks import get_runner
+
+    spec = EvalSpec(**settings["evaluation"])
+    meta = payload.get("eval_meta") or {}
+    result = BenchResult(
+        model_id=job.model_id, task_id=job.task, batch_size=spec.batch_size, seq_len=0, device=settings["device"],
+        dtype=settings["dtype"], weights=job.weights, eval_set=meta.get("eval_set", spec.label),
+        eval_checksum=meta.get("eval_checksum"), eval_license=meta.get("eval_license"),
+    )  # fmt: skip
+    try:
+        outcome = get_runner(job.task)(backend, payload["evalset"], spec)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        result.status = "oom" if _is_oom(exc) else "failed"
+        from catalog.errors import CatalogError
+
+        result.error = str(exc) if isinstance(exc, CatalogError) else _error_text(exc)  # ours say what to do next
+        return result
+    result.seq_len = outcome.max_seq_len
+    result.n_examples = outcome.n_examples
+    result.examples_per_s = outcome.examples_per_s
+    result.primary_metric = outcome.primary_metric
+    result.metrics = dict(outcome.metrics)
+    result.ci95 = {k: list(v) for k, v in outcome.ci95.items()}
+    notes = [n for n in (outcome.note, RANDOM_NOTE if job.weights == "random" else None) if n]
+    result.note = "; ".join(notes) or None
+    if spec.save_predictions and outcome.predictions:
+        import json
+
+        with open(spec.save_predictions, "a", encoding="utf-8") as handle:
+            for index, prediction in enumerate(outcome.predictions):
+                handle.write(json.dumps({"model": job.model_id, "index": index, "prediction": prediction},
+                                        ensure_ascii=False) + "\n")  # fmt: skip
+    return result

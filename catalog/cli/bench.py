@@ -56,6 +56,65 @@ def _result_columns() -> list[Any]:
     ]
 
 
+def _metric_text(name: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.2f}" if name == "perplexity" else f"{value:.1%}" if value <= 1 else f"{value:.2f}"
+
+
+def _eval_columns() -> list[Any]:
+    from catalog.output import Column
+
+    def primary(r: dict[str, Any]) -> str:
+        name = r.get("primary_metric")
+        if r["status"] != "ok" or not name:
+            return "—"
+        low, high = r["ci95"].get(name, (None, None))
+        ci = f" [{_metric_text(name, low)}, {_metric_text(name, high)}]" if low is not None else ""
+        return f"{name} {_metric_text(name, r['metrics'].get(name))}{ci}"
+
+    def others(r: dict[str, Any]) -> str:
+        return ", ".join(f"{k} {_metric_text(k, v)}" for k, v in r["metrics"].items() if k != r.get("primary_metric"))
+
+    def reported(r: dict[str, Any]) -> str:
+        rep = r.get("reported") or {}
+        return (
+            "; ".join(
+                f"{k} {_metric_text(k, v['value'])} (Δ {v['delta']:+.3g}, {v['dataset']})" for k, v in rep.items()
+            )
+            or "—"
+        )
+
+    def status(r: dict[str, Any]) -> str:
+        if r["status"] == "ok":
+            return "ok"
+        error = r.get("error") or ""
+        return f"{r['status']}: {error[:200]}{' …' if len(error) > 200 else ''}"
+
+    return [
+        Column("Model", lambda r: r["model"], min_width=16),
+        Column("Task", lambda r: r["task"], optional=True),
+        Column("Eval set", lambda r: r["eval_set"]),
+        Column("N", lambda r: r["n_examples"] or "—", justify="right"),
+        Column("Status", status, max_width=60),
+        Column("Measured [95% CI]", primary),
+        Column("Other metrics", others, optional=True, max_width=40),
+        Column("Reported", reported, optional=True, max_width=40),
+        Column("examples/s", lambda r: _fmt(r["examples_per_s"]), justify="right"),
+        Column("Note", lambda r: r.get("note") or "", optional=True, max_width=40),
+    ]
+
+
+def _eval_caption(rows: list[dict[str, Any]]) -> str:
+    parts = ["95% CI: seeded percentile bootstrap", "examples/s: tokenisation + inference of the evaluation"]
+    if any(r.get("weights") == "random" for r in rows):
+        parts.append("random-weight rows: not a quality figure (chance-level check)")
+    licenses = sorted({r["eval_license"] for r in rows if r.get("eval_license")})
+    if licenses:
+        parts.append("data license " + ", ".join(licenses))
+    return " · ".join(parts)
+
+
 def _caption(rows: list[dict[str, Any]], run_id: int | None, machine_id: str | None) -> str:
     parts = [f"run {run_id}" if run_id is not None else "not stored", f"machine {machine_id}"]
     if any(r.get("weights") == "random" for r in rows):
@@ -114,6 +173,51 @@ def bench_group() -> None:
 @click.option("--allow-pickle", is_flag=True, help="Allow pickle checkpoints (*.bin); they can run arbitrary code.")
 @click.option("--trust-remote-code", is_flag=True, help="Run model code from the checkpoint's repository.")
 @click.option(
+    "--eval",
+    "eval_set",
+    metavar="SET",
+    help="Also score accuracy on this evaluation set (see `catalog bench evalsets`).",
+)
+@click.option(
+    "--eval-file",
+    type=click.Path(dir_okay=False),
+    help="Score accuracy on your own file (CSV/TSV/JSONL, CoNLL, SQuAD JSON, text).",
+)
+@click.option("--text-column", default="text", show_default=True, help="--eval-file: the column holding the text.")
+@click.option("--label-column", default="label", show_default=True, help="--eval-file: the column holding the label.")
+@click.option("--text-pair-column", help="--eval-file: a second text column (sentence pairs).")
+@click.option(
+    "--reference-file", type=click.Path(dir_okay=False), help="--eval-file translation: line-aligned references."
+)
+@click.option(
+    "--label-map",
+    metavar="JSON_OR_PAIRS",
+    help="Model label -> dataset label, e.g. 'POS=positive,NEG=negative' or a JSON object.",
+)
+@click.option("--limit", type=int, help="Score a seeded random sample of N examples (perplexity: the first N tokens).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample, the masks and the bootstrap.")
+@click.option("--eval-batch-size", type=int, default=32, show_default=True, help="Batch size of the evaluation.")
+@click.option("--eval-max-length", type=int, help="Tokens per example (perplexity: per window); default: the task's.")
+@click.option("--stride", type=int, help="Perplexity: tokens between window starts (default: half the window).")
+@click.option(
+    "--max-new-tokens",
+    type=int,
+    default=32,
+    show_default=True,
+    help="Summarization/translation: greedy decoding length.",
+)
+@click.option(
+    "--allow-random-eval",
+    is_flag=True,
+    help="Allow --eval on random-weight models (a chance-level sanity check, never accuracy).",
+)
+@click.option("--tokenizer", type=click.Path(file_okay=False), help="Tokenizer directory for random-weight models.")
+@click.option(
+    "--save-predictions",
+    type=click.Path(dir_okay=False),
+    help="Append per-example predictions (JSON Lines) to this file.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "json"]),
@@ -138,13 +242,41 @@ def run_command(
     new_tokens: int,
     allow_pickle: bool,
     trust_remote_code: bool,
+    eval_set: str | None,
+    eval_file: str | None,
+    text_column: str,
+    label_column: str,
+    text_pair_column: str | None,
+    reference_file: str | None,
+    label_map: str | None,
+    limit: int | None,
+    seed: int,
+    eval_batch_size: int,
+    eval_max_length: int | None,
+    stride: int | None,
+    max_new_tokens: int,
+    allow_random_eval: bool,
+    tokenizer: str | None,
+    save_predictions: str | None,
     fmt: str,
     db_url: str | None,
 ) -> None:
     """Measure latency (p50..p99 with a ±2% CI on the median), throughput, memory and GFLOP/s, each model in its
-    own process; every result is stored as it finishes (see `catalog bench list`)."""
-    from bench.spec import BenchSpec, parse_int_list
+    own process; with --eval, also its task's accuracy metric on labelled data (95% bootstrap CI) and the
+    evaluation's examples/s. Every result is stored as it finishes (see `catalog bench list`)."""
+    from bench.spec import BenchSpec, EvalSpec, parse_int_list, parse_label_map
     from catalog.errors import UsageError
+
+    evaluation = None
+    if eval_set or eval_file:
+        evaluation = EvalSpec(
+            name=eval_set, file=eval_file, text_column=text_column, label_column=label_column,
+            text_pair_column=text_pair_column, reference_file=reference_file, label_map=parse_label_map(label_map),
+            limit=limit, seed=seed, batch_size=eval_batch_size, max_length=eval_max_length, stride=stride,
+            max_new_tokens=max_new_tokens, allow_random=allow_random_eval, save_predictions=save_predictions,
+        )  # fmt: skip
+    elif limit is not None or label_map:
+        raise UsageError("--limit and --label-map apply to an evaluation: add --eval SET or --eval-file PATH.")
 
     db = open_db(db_url)
     chosen = list(models)
@@ -171,6 +303,8 @@ def run_command(
         new_tokens=new_tokens,
         allow_pickle=allow_pickle,
         trust_remote_code=trust_remote_code,
+        evaluation=evaluation,
+        tokenizer=tokenizer,
     )
     outcome = _run_with_progress(spec, db)
     rows = outcome.to_output()
@@ -181,8 +315,13 @@ def run_command(
     else:
         from catalog.output import render_table
 
-        render_table(rows, _result_columns(), title="Benchmark", caption=_caption(rows, outcome.run_id,
-                     outcome.hardware.get("machine_id")))  # fmt: skip
+        speed = [r for r in rows if not r.get("eval_set")]
+        accuracy = [r for r in rows if r.get("eval_set")]
+        if speed:
+            render_table(speed, _result_columns(), title="Benchmark", caption=_caption(speed, outcome.run_id,
+                         outcome.hardware.get("machine_id")))  # fmt: skip
+        if accuracy:
+            render_table(accuracy, _eval_columns(), title="Accuracy", caption=_eval_caption(accuracy))
     if outcome.interrupted:
         click.echo(f"Interrupted: {len(rows)} finished result(s) kept in run {outcome.run_id}.", err=True)
         sys.exit(130)
