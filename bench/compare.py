@@ -123,7 +123,9 @@ class Comparison:
                 "fact": k,
                 "run_a": self.fingerprint_a.get(k),
                 "run_b": self.fingerprint_b.get(k),
-                "differs": str(self.fingerprint_a.get(k)) != str(self.fingerprint_b.get(k)),
+                # the run id and start time always differ: only facts that change figures count
+                "differs": k not in {"run", "started"}
+                and str(self.fingerprint_a.get(k)) != str(self.fingerprint_b.get(k)),
             }
             for k in keys
         ]

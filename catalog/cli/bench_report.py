@@ -143,7 +143,8 @@ def report_command(task: str | None, run_ids: tuple[int, ...], fmt: str, out: Pa
         _write(buffer.getvalue(), out)
 
 
-def _compare_columns() -> list[Any]:
+def _compare_columns(rows: list[dict[str, Any]]) -> list[Any]:
+    """Task and metric get a column only when they vary (otherwise the title names them): the table must fit."""
     from bench.report import fmt_metric, fmt_metric_ci, fmt_ms
     from catalog.output import Column
 
@@ -159,9 +160,9 @@ def _compare_columns() -> list[Any]:
     def metric_delta(r: dict[str, Any]) -> str:
         return "—" if r["metric_delta"] is None else f"{r['metric_delta']:+.4f}"
 
-    return [
+    columns = [
         Column("Model", lambda r: r["model"], min_width=16, max_width=44),
-        Column("Task", lambda r: r["task"] or "—", optional=True),
+        Column("Task", lambda r: r["task"] or "—", optional=True, max_width=20),
         Column("Batch×seq", lambda r: f"{r['batch_size']}×{r['seq_len']}", justify="right"),
         Column("p50 A ms", lambda r: fmt_ms(r["median_a_ms"]), justify="right"),
         Column("p50 B ms", lambda r: fmt_ms(r["median_b_ms"]), justify="right"),
@@ -175,6 +176,20 @@ def _compare_columns() -> list[Any]:
         Column("Accuracy", lambda r: verdict(r["accuracy_verdict"])),
         Column("Notes", lambda r: "; ".join(r["notes"]) or "", optional=True, max_width=40),
     ]
+    tasks = {r["task"] for r in rows}
+    metrics = {r["metric"] for r in rows if r["metric"]}
+    return [c for c in columns if (c.header != "Task" or len(tasks) > 1) and (c.header != "Metric" or len(metrics) > 1)]
+
+
+def _compare_title(rows: list[dict[str, Any]], run_a: int, run_b: int) -> str:
+    title = f"Run {run_b} (B) against run {run_a} (A)"
+    tasks = {r["task"] for r in rows}
+    metrics = {r["metric"] for r in rows if r["metric"]}
+    if len(tasks) == 1 and None not in tasks:
+        title += f" · {next(iter(tasks))}"
+    if len(metrics) == 1:
+        title += f" · metric {next(iter(metrics))}"
+    return title
 
 
 @click.command("compare")
@@ -234,8 +249,8 @@ def compare_command(
         )
         render_table(
             data["rows"],
-            _compare_columns(),
-            title=f"Run {run_b} against run {run_a}",
+            _compare_columns(data["rows"]),
+            title=_compare_title(data["rows"], run_a, run_b),
             caption=(
                 f"regression: median slower by > {threshold:.0%} and Mann-Whitney U p < {alpha:g}, or "
                 "accuracy below A's 95% CI, or a result that now fails"
