@@ -26,7 +26,6 @@ TASK_RUNNERS: dict[str, str] = {
     "feature-extraction": "bench.tasks.embeddings:evaluate",
     "sentence-similarity": "bench.tasks.embeddings:evaluate",
     "zero-shot-classification": "bench.tasks.zero_shot:evaluate",
-    "image-classification": "bench.tasks.vision:evaluate",
 }
 
 # Which kind of labelled data each runner reads (an evaluation set's task, or one of its also_tasks).
@@ -41,7 +40,6 @@ DATA_TASKS: dict[str, tuple[str, ...]] = {
     "feature-extraction": ("text-classification", "feature-extraction"),
     "sentence-similarity": ("text-classification", "feature-extraction"),
     "zero-shot-classification": ("text-classification",),
-    "image-classification": ("image-classification",),
 }
 
 PRIMARY_METRICS: dict[str, str] = {
@@ -55,7 +53,6 @@ PRIMARY_METRICS: dict[str, str] = {
     "feature-extraction": "linear-probe-accuracy",
     "sentence-similarity": "linear-probe-accuracy",
     "zero-shot-classification": "accuracy",
-    "image-classification": "top-1-accuracy",
 }
 
 
