@@ -19,11 +19,11 @@ from sqlalchemy import select
 
 from catalog.db.engine import Database
 from catalog.db.models import BenchmarkResult, BenchmarkRun
+from catalog.recommend.scoring import LOWER_IS_BETTER
 
 DEFAULT_THRESHOLD = 0.05
 DEFAULT_ALPHA = 0.01
 MIN_SAMPLES = 5  # fewer samples on either side: no test, no flag
-LOWER_IS_BETTER = {"wer", "cer", "perplexity", "loss", "mae", "rmse", "mse", "eval-loss", "ter"}
 
 REGRESSION, IMPROVED, UNCHANGED, UNTESTED = "regression", "improved", "unchanged", "not tested"
 

@@ -22,11 +22,10 @@ from sqlalchemy import select
 from catalog.db.engine import Database
 from catalog.db.models import BenchmarkResult, BenchmarkRun, ReportedMetric
 from catalog.errors import CatalogError, UnknownTaskError
+from catalog.recommend.scoring import LOWER_IS_BETTER
 
 MEASURED, ESTIMATED, REPORTED = "measured", "estimated", "reported"
 MARKERS = {MEASURED: "●", ESTIMATED: "○", REPORTED: "◆"}
-# Metrics where a smaller value is better (kept in step with catalog.recommend.scoring.LOWER_IS_BETTER).
-LOWER_IS_BETTER = {"wer", "cer", "perplexity", "loss", "mae", "rmse", "mse", "eval-loss", "ter"}
 
 
 class NoResultsError(CatalogError):

@@ -95,3 +95,21 @@ def test_cli(runs: tuple[Database, int, int, int], run_cli) -> None:  # type: ig
     assert "≠ cpu" in text.out and "Other CPU" in text.out and "No regressions." in text.out
     missing = run_cli("bench", "compare", str(a), "42", "--db", db.url)
     assert missing.code == 1 and "Unknown benchmark run '42'" in missing.err
+
+
+def test_accuracy_direction_and_eval_data(tmp_path: Path, mini_taxonomy: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'ppl.db'}")
+
+    def gpt2(perplexity: float, eval_set: str = "wikitext-2") -> list[dict[str, Any]]:
+        result = ner_result("openai-community/gpt2", 20.0, metric=0.0, ci=None, task_id="text-generation")
+        result |= {"primary_metric": "perplexity", "metrics": {"perplexity": perplexity},
+                   "ci95": {"perplexity": [30.0, 34.0]}, "eval_set": eval_set}  # fmt: skip
+        return [result]
+
+    a, worse, better, other = (add_run(db, gpt2(32.0)), add_run(db, gpt2(36.0)), add_run(db, gpt2(28.0)),
+                               add_run(db, gpt2(40.0, eval_set="ptb")))  # fmt: skip
+    assert compare_runs(db, a, worse).rows[0].accuracy_verdict == "regression"  # perplexity went up
+    assert compare_runs(db, a, better).rows[0].accuracy_verdict == "improved"
+    row = compare_runs(db, a, other).rows[0]
+    assert row.accuracy_verdict == "not tested" and "different eval sets" in row.notes[0]
+    db.dispose()
