@@ -27,7 +27,9 @@ from bench.tasks.common import (
 )
 
 
-def predict_tags(backend: Any, sentences: list[list[str]], batch_size: int, watch: Stopwatch) -> tuple[list, int]:
+def predict_tags(
+    backend: Any, sentences: list[list[str]], batch_size: int, watch: Stopwatch
+) -> tuple[list[list[str]], int]:
     tokenizer = load_tokenizer(backend, split_words=True)
     if not getattr(tokenizer, "is_fast", False):
         raise EvaluationError("Word alignment needs a fast (Rust) tokenizer; this model only has a slow one.")
@@ -52,7 +54,7 @@ def predict_tags(backend: Any, sentences: list[list[str]], batch_size: int, watc
     return predictions, max(lengths)
 
 
-def entity_counts(references: list[list[str]], predictions: list[list[str]]) -> tuple[list, list, list]:
+def entity_counts(references: list[list[str]], predictions: list[list[str]]) -> tuple[list[int], list[int], list[int]]:
     """Per sentence: correctly predicted entities, predicted entities, gold entities (seqeval's default mode)."""
     from seqeval.metrics.sequence_labeling import get_entities
 

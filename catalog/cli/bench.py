@@ -419,8 +419,13 @@ def show_command(run_id: int, fmt: str, db_url: str | None) -> None:
         f"threads {sw.get('torch_threads', sw.get('threads'))} · {record.options.get('device')} "
         f"{record.options.get('dtype')}"
     )
-    render_table(rows, _result_columns(), caption=_caption(rows, record.id, record.machine_id),
-                 empty="This run has no results.")  # fmt: skip
+    speed = [r for r in rows if not r.get("eval_set")]
+    accuracy = [r for r in rows if r.get("eval_set")]
+    if speed or not accuracy:
+        render_table(speed, _result_columns(), caption=_caption(speed, record.id, record.machine_id),
+                     empty="This run has no results.")  # fmt: skip
+    if accuracy:
+        render_table(accuracy, _eval_columns(), title="Accuracy", caption=_eval_caption(accuracy))
 
 
 COMMANDS = [bench_group]
