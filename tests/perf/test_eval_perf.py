@@ -14,6 +14,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.bench.helpers import minilm_dir, require
 from tests.conftest import require_shared
 
@@ -32,7 +34,8 @@ def _classifier(directory: Path) -> Path:
     return directory
 
 
-def test_eval_throughput_vs_pipeline(tmp_path: Path) -> None:
+@pytest.mark.perf
+def test_eval_throughput_vs_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     require("torch")
     require_shared("evalsets/rotten_tomatoes_sentence_polarity")
     from transformers import pipeline
@@ -59,11 +62,12 @@ def test_eval_throughput_vs_pipeline(tmp_path: Path) -> None:
     pipeline_rate = len(texts) / (time.perf_counter() - start)
 
     differing = [i for i, (a, b) in enumerate(zip(harness, reference, strict=True)) if a != b]
-    print(
-        f"\nevaluation throughput, 1,000 sentences, all-MiniLM-L6-v2 + 2-label head, cpu float32:\n"
-        f"  catalog bench run --eval: {result.examples_per_s:8.1f} examples/s (accuracy {result.metrics['accuracy']:.3f})\n"
-        f"  transformers pipeline:    {pipeline_rate:8.1f} examples/s\n"
-        f"  speed-up: {result.examples_per_s / pipeline_rate:.1f}x (goal >= 3x); predictions differing: {len(differing)}"
-    )
+    with capsys.disabled():
+        print(
+            f"\n[perf] evaluation throughput, 1,000 sentences, all-MiniLM-L6-v2 + 2-label head, cpu float32:\n"
+            f"  catalog bench run --eval: {result.examples_per_s:8.1f} examples/s (accuracy {result.metrics['accuracy']:.3f})\n"
+            f"  transformers pipeline:    {pipeline_rate:8.1f} examples/s\n"
+            f"  speed-up: {result.examples_per_s / pipeline_rate:.1f}x (goal >= 3x); predictions differing: {len(differing)}"
+        )
     assert len(harness) == len(reference) == 1000
     assert not differing, f"predictions differ at {differing[:10]}"
