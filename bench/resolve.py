@@ -169,7 +169,16 @@ def resolve(
     shapes: list[tuple[int, int]],
     allow_pickle: bool = False,
 ) -> ModelJob:
-    """Where `name`'s config and weights are, whether they are real or random, and which task to run."""
+    """Where `name`'s config and weights are, whether they are real or random, and which task to run.
+
+    `CATALOG_ID=PATH` benchmarks the local copy at PATH and stores the results under CATALOG_ID, so that a model
+    installed from a package or a mirror counts as measured for the catalog's entry (and the recommender uses it).
+    """
+    alias, sep, target = name.partition("=")
+    if sep and alias and target and not name.startswith("random:") and Path(target).expanduser().exists():
+        job = resolve(target, task=task, no_weights=no_weights, shapes=shapes, allow_pickle=allow_pickle)
+        job.model_id = alias.strip()
+        return job
     shapes_t = tuple(shapes)
     if name.startswith("random:"):
         config = parse_random_spec(name)

@@ -138,7 +138,8 @@ def bench_group() -> None:
     "models",
     multiple=True,
     metavar="ID_OR_PATH",
-    help="Hub id, local directory, config.json, GGUF file or random:TYPE,key=value (repeatable).",
+    help="Hub id, local directory, config.json, GGUF file or random:TYPE,key=value (repeatable); "
+    "CATALOG_ID=PATH stores a local copy's results under the catalog's id.",
 )
 @click.option("--task", "-t", help="Task id or alias; default: inferred from each model's config.")
 @click.option("--top", type=int, help="Benchmark the recommender's top K models for --task.")

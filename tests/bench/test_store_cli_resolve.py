@@ -190,3 +190,18 @@ def test_flops_of_bert_base_follow_the_documented_formula() -> None:
     assert flops_per_forward(config, "feature-extraction", 8, 128) == 8 * expected
     assert flops_per_forward(config, "fill-mask", 1, 128) == expected + 2 * 30522 * 768 * 128
     assert flops_per_forward({"model_type": "x"}, "feature-extraction", 1, 8) is None
+
+
+def test_catalog_id_alias_for_a_local_copy(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`ID=PATH` benchmarks PATH but files the results under ID, so the catalog entry counts as measured."""
+    import json as _json
+
+    from bench.resolve import resolve
+
+    config = tmp_path / "config.json"
+    config.write_text(_json.dumps({"model_type": "bert", "hidden_size": 32, "num_hidden_layers": 1,
+                                   "num_attention_heads": 2, "intermediate_size": 64, "vocab_size": 100}))  # fmt: skip
+    job = resolve(f"sentence-transformers/all-MiniLM-L6-v2={config}", task="feature-extraction", no_weights=True,
+                  shapes=[(1, 8)])  # fmt: skip
+    assert job.model_id == "sentence-transformers/all-MiniLM-L6-v2"
+    assert job.weights == "random" and job.config["model_type"] == "bert"
