@@ -80,17 +80,23 @@ def test_harness_against_a_bare_loop(tmp_path: Path, capsys: pytest.CaptureFixtu
                 "--batch-sizes", str(batch),
                 "--seq-lens", str(seq), "--dtype", dtype, "--budget-s", "30", "--format", "json",
             ]  # fmt: skip
+            # The bare loop runs right before and right after the harness: this VM's speed drifts (bimodally, by
+            # up to 25% here), so the harness is compared with the mean of the two and the drift is printed.
+            bare_before = _bare_p50(config_path, batch, seq, dtype)
             started = time.perf_counter()
             out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
             wall_s = time.perf_counter() - started
             (row,) = json.loads(out)
             assert row["status"] == "ok", row["error"]
-            bare = _bare_p50(config_path, batch, seq, dtype)
+            bare_after = _bare_p50(config_path, batch, seq, dtype)
+            bare = (bare_before + bare_after) / 2
+            drift = 100 * (bare_after - bare_before) / bare_before
             harness = row["latency_ms"]["p50"]
             lines.append(
                 f"[perf] bert-base b{batch} s{seq} {dtype:8s}: harness p50 {harness:8.2f} ms "
                 f"(CoV {row['latency_ms']['cov']:.1%}, {row['iterations']} it, converged {row['converged']}) | "
-                f"bare loop p50 {bare:8.2f} ms | diff {100 * (harness - bare) / bare:+5.1f}% (goal ±2%) | "
+                f"bare loop p50 {bare:8.2f} ms (drift {drift:+.1f}%) | diff {100 * (harness - bare) / bare:+5.1f}% "
+                f"(goal ±2%) | "
                 f"wall to result {wall_s:5.1f} s{' (goal < 5 s)' if batch == 1 else ''} | "
                 f"{row['achieved_gflops']:.0f} GFLOP/s = {row['peak_fraction']:.0%} of peak | "
                 f"load {row['load_time_s']:.2f} s"
