@@ -19,6 +19,11 @@ DECODER_TYPES = {
     "gpt2", "gpt_neo", "gpt_neox", "gptj", "llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2",
     "phi", "phi3", "opt", "bloom", "falcon", "smollm3", "olmo", "olmo2", "starcoder2", "codegen", "granite",
 }  # fmt: skip
+# Speech encoders name their clip classifiers *ForSequenceClassification, like text classifiers do.
+AUDIO_TYPES = {
+    "wav2vec2", "wav2vec2-conformer", "wav2vec2-bert", "hubert", "wavlm", "data2vec-audio", "unispeech",
+    "unispeech-sat", "sew", "sew-d", "whisper", "audio-spectrogram-transformer",
+}  # fmt: skip
 ENCODER_DECODER_TYPES = {"t5", "mt5", "bart", "mbart", "marian", "pegasus", "m2m_100", "nllb", "longt5", "led"}
 ARCHITECTURE_SUFFIX_TASKS = (
     ("ForCausalLM", "text-generation"),
@@ -47,11 +52,13 @@ class PickleRefusedError(ModelResolutionError):
 def infer_task(config: dict[str, Any]) -> str:
     """The task a checkpoint was built for, from its config; feature-extraction when nothing says otherwise."""
     model_type = str(config.get("model_type", ""))
-    if model_type == "whisper":
+    if model_type == "whisper" and "WhisperForAudioClassification" not in (config.get("architectures") or []):
         return "automatic-speech-recognition"
     for architecture in config.get("architectures") or []:
         for suffix, task in ARCHITECTURE_SUFFIX_TASKS:
             if str(architecture).endswith(suffix):
+                if task == "text-classification" and model_type in AUDIO_TYPES:
+                    return "audio-classification"
                 if task == "text2text-generation" and not config.get(
                     "is_encoder_decoder", model_type in ENCODER_DECODER_TYPES
                 ):

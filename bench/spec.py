@@ -68,7 +68,7 @@ class EvalSpec:
     batch_size: int = 32
     max_length: int | None = None  # tokens per example (per window for perplexity); None: the task's default
     stride: int | None = None  # perplexity: tokens between window starts; None: half of max_length
-    max_new_tokens: int = 32  # summarization / translation: greedy decoding length cap
+    max_new_tokens: int = 32  # summarization / translation / Whisper ASR: greedy decoding length cap
     n_resamples: int = 1000  # bootstrap resamples for the 95% intervals
     allow_random: bool = False  # score random-weight models (a chance-level sanity check, never a quality figure)
     save_predictions: str | None = None  # append per-example predictions (JSON Lines) to this file

@@ -26,6 +26,9 @@ TASK_RUNNERS: dict[str, str] = {
     "feature-extraction": "bench.tasks.embeddings:evaluate",
     "sentence-similarity": "bench.tasks.embeddings:evaluate",
     "zero-shot-classification": "bench.tasks.zero_shot:evaluate",
+    "image-classification": "bench.tasks.vision:evaluate",
+    "automatic-speech-recognition": "bench.tasks.speech:evaluate_asr",
+    "audio-classification": "bench.tasks.speech:evaluate_audio_classification",
 }
 
 # Which kind of labelled data each runner reads (an evaluation set's task, or one of its also_tasks).
@@ -40,6 +43,9 @@ DATA_TASKS: dict[str, tuple[str, ...]] = {
     "feature-extraction": ("text-classification", "feature-extraction"),
     "sentence-similarity": ("text-classification", "feature-extraction"),
     "zero-shot-classification": ("text-classification",),
+    "image-classification": ("image-classification",),
+    "automatic-speech-recognition": ("automatic-speech-recognition",),
+    "audio-classification": ("audio-classification",),
 }
 
 PRIMARY_METRICS: dict[str, str] = {
@@ -53,6 +59,9 @@ PRIMARY_METRICS: dict[str, str] = {
     "feature-extraction": "linear-probe-accuracy",
     "sentence-similarity": "linear-probe-accuracy",
     "zero-shot-classification": "accuracy",
+    "image-classification": "top-1-accuracy",
+    "automatic-speech-recognition": "wer",  # "cer" for Chinese, Japanese, Korean, Thai sets
+    "audio-classification": "accuracy",
 }
 
 

@@ -205,7 +205,7 @@ def bench_group() -> None:
     type=int,
     default=32,
     show_default=True,
-    help="Summarization/translation: greedy decoding length.",
+    help="Summarization/translation/Whisper speech recognition: greedy decoding length.",
 )
 @click.option(
     "--allow-random-eval",
