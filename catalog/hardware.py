@@ -14,6 +14,8 @@ machine's achievable peak, cached in data_dir()/hardware.json per machine, devic
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import json
 import os
@@ -113,6 +115,12 @@ def torch_gpus() -> list[dict[str, Any]]:
 
 def fingerprint(*, with_torch: bool = False) -> dict[str, Any]:
     """The hardware record of a benchmark run. with_torch adds torch's view of the GPUs (imports torch)."""
+    return copy.deepcopy(_fingerprint(with_torch))
+
+
+@functools.lru_cache(maxsize=2)
+def _fingerprint(with_torch: bool) -> dict[str, Any]:
+    """Probed once per process: the hardware does not change while a command runs."""
     facts = cpu_facts()
     facts["gpus"] = nvidia_gpus()
     if with_torch and not facts["gpus"]:

@@ -86,6 +86,14 @@ def make_engine(url: str) -> Engine:
 
 
 def _current_revision(connection: Connection) -> str | None:
+    # Fast path (every start): read the version row directly, inside a savepoint so that a missing table does
+    # not abort the transaction on PostgreSQL. Only a database without it is inspected.
+    try:
+        with connection.begin_nested():
+            row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+        return None if row is None else str(row[0])
+    except (sa_exc.OperationalError, sa_exc.ProgrammingError):
+        pass
     from sqlalchemy import inspect
 
     if not inspect(connection).has_table("alembic_version"):
