@@ -24,7 +24,6 @@ import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +144,8 @@ def machine_id(facts: dict[str, Any]) -> str:
 
 
 def _version(package: str) -> str | None:
+    from importlib import metadata  # here, not at import: `catalog recommend` never asks for versions
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
