@@ -16,14 +16,21 @@ db_option = click.option(
     envvar="CATALOG_DB_URL",
     help="SQLAlchemy database URL (default: SQLite in the user data dir; env CATALOG_DB_URL).",
 )
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="table for people, json or csv for scripts.",
-)
+
+
+def format_choice(*choices: str) -> Callable[[F], F]:
+    """--format with these choices; the first is the default (for people), the rest are for scripts."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help=f"{choices[0]} for people, {' or '.join(choices[1:])} for scripts.",
+    )
+
+
+format_option = format_choice("table", "json", "csv")
 lang_option = click.option(
     "--lang",
     type=click.Choice(["en", "zh"]),

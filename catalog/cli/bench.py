@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from catalog.cli._common import db_option, open_db
+from catalog.cli._common import db_option, format_choice, open_db
 
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
@@ -218,14 +218,7 @@ def bench_group() -> None:
     type=click.Path(dir_okay=False),
     help="Append per-example predictions (JSON Lines) to this file.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table for people, json for scripts.",
-)
+@format_choice("table", "json")
 @db_option
 def run_command(
     models: tuple[str, ...],
@@ -391,14 +384,7 @@ def list_command(limit: int, fmt: str, db_url: str | None) -> None:
 
 @bench_group.command("show")
 @click.argument("run_id", type=int)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table for people, json for scripts.",
-)
+@format_choice("table", "json")
 @db_option
 def show_command(run_id: int, fmt: str, db_url: str | None) -> None:
     """Show one run: its hardware and software fingerprint and every result."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from catalog.cli._common import db_option, open_db
+from catalog.cli._common import db_option, format_choice, open_db
 
 
 class RichReporter:
@@ -89,14 +89,7 @@ def _parse_since(value: str | None) -> datetime | None:
     help="Write the catalog's Hub models as JSON Lines for an offline machine.",
 )
 @click.option("--status", is_flag=True, help="Show per task how many models there are and how fresh they are.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table for people, json for scripts.",
-)
+@format_choice("table", "json")
 @db_option
 def sync_command(
     tasks: tuple[str, ...],
