@@ -1,12 +1,30 @@
-"""Read the taxonomy and models from the database: the library behind the listing commands."""
+"""Read the taxonomy and models from the database: the library behind the listing commands.
+
+SQLAlchemy Core on the tables of `catalog.db.schema`, never the ORM: these functions are the start-up path of
+`catalog tasks`, `catalog models` and `catalog recommend`. The name resolvers take anything with `execute` and
+`scalar` (a Core Connection or an ORM Session), so writers can call them inside their own transaction.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Executable, Row, func, select
 
 from catalog.db.engine import Database
-from catalog.db.models import Architecture, Family, Model, ModelLanguage, ModelTask, Task, TaskAlias
+from catalog.db.schema import (
+    architectures,
+    families,
+    family_model_types,
+    model_languages,
+    model_tasks,
+    models,
+    reported_metrics,
+    task_aliases,
+    task_architectures,
+    tasks,
+)
 from catalog.errors import (
     UnknownArchitectureError,
     UnknownFamilyError,
@@ -25,53 +43,67 @@ from catalog.records import (
     TaskRecord,
 )
 
+
+class Executor(Protocol):
+    """A Core Connection or an ORM Session."""
+
+    def execute(self, statement: Executable, /) -> Any: ...
+
+    def scalar(self, statement: Executable, /) -> Any: ...
+
+
+def _column(conn: Executor, statement: Executable) -> list[Any]:
+    return [row[0] for row in conn.execute(statement)]
+
+
 # ---------------------------------------------------------------------------------------------- name resolution
 
 
-def resolve_task(session: Session, name: str) -> str:
+def resolve_task(conn: Executor, name: str) -> str:
     """Task id for a task id or alias, case-insensitively; unknown names get did-you-mean suggestions."""
     key = name.strip().lower()
-    if session.get(Task, key) is not None:
+    if conn.scalar(select(tasks.c.id).where(tasks.c.id == key)) is not None:
         return key
-    alias = session.get(TaskAlias, key)
-    if alias is not None:
-        return alias.task_id
-    names = list(session.scalars(select(Task.id))) + list(session.scalars(select(TaskAlias.alias)))
+    task_id = conn.scalar(select(task_aliases.c.task_id).where(task_aliases.c.alias == key))
+    if task_id is not None:
+        return str(task_id)
+    names = _column(conn, select(tasks.c.id)) + _column(conn, select(task_aliases.c.alias))
     raise UnknownTaskError(name, names)
 
 
-def resolve_family(session: Session, name: str) -> str:
+def resolve_family(conn: Executor, name: str) -> str:
     key = name.strip().lower()
-    if session.get(Family, key) is not None:
+    rows = conn.execute(select(families.c.id, families.c.name)).all()
+    if key in {family_id for family_id, _ in rows}:
         return key
-    rows = session.execute(select(Family.id, Family.name)).all()
     by_name = {display.lower(): family_id for family_id, display in rows}
     if key in by_name:
-        return by_name[key]
+        return str(by_name[key])
     squeezed = {k.replace(" ", "").replace("-", ""): v for k, v in by_name.items()}
     if key.replace(" ", "").replace("-", "") in squeezed:
-        return squeezed[key.replace(" ", "").replace("-", "")]
+        return str(squeezed[key.replace(" ", "").replace("-", "")])
     raise UnknownFamilyError(name, [r[0] for r in rows] + [r[1] for r in rows])
 
 
-def resolve_architecture(session: Session, name: str) -> str:
+def resolve_architecture(conn: Executor, name: str) -> str:
     key = name.strip().lower()
-    if session.get(Architecture, key) is not None:
+    known = _column(conn, select(architectures.c.id))
+    if key in known:
         return key
-    raise UnknownArchitectureError(name, session.scalars(select(Architecture.id)))
+    raise UnknownArchitectureError(name, known)
 
 
-def _resolve_license(session: Session, name: str) -> str:
+def _resolve_license(conn: Executor, name: str) -> str:
     key = name.strip().lower()
-    known = set(session.scalars(select(Model.license).distinct()))
+    known = set(_column(conn, select(models.c.license).distinct()))
     if key in known:
         return key
     raise UnknownLicenseError(name, [k for k in known if k])
 
 
-def _resolve_language(session: Session, name: str) -> str:
+def _resolve_language(conn: Executor, name: str) -> str:
     key = name.strip().lower()
-    known = set(session.scalars(select(ModelLanguage.language).distinct()))
+    known = set(_column(conn, select(model_languages.c.language).distinct()))
     if key in known:
         return key
     raise UnknownLanguageError(name, known)
@@ -80,35 +112,81 @@ def _resolve_language(session: Session, name: str) -> str:
 # ---------------------------------------------------------------------------------------------- conversions
 
 
-def _task_record(task: Task, models: int = 0) -> TaskRecord:
-    return TaskRecord(
-        id=task.id,
-        aliases=task.alias_names,
-        name_en=task.name_en,
-        name_zh=task.name_zh,
-        modality=task.modality,
-        description=task.description,
-        metrics=list(task.metrics),
-        architectures=[a.id for a in task.architectures],
-        models=models,
+def _grouped(rows: Iterable[Sequence[Any]]) -> dict[Any, list[Any]]:
+    """(key, value) rows -> key: [values] in row order."""
+    out: dict[Any, list[Any]] = {}
+    for key, value in rows:
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def _task_records(conn: Executor, task_ids: list[str] | None = None) -> list[TaskRecord]:
+    """Tasks in taxonomy order (all, or those ids) with aliases, suitable architectures and model counts."""
+    query = select(tasks).order_by(tasks.c.position)
+    alias_q = select(task_aliases.c.task_id, task_aliases.c.alias).order_by(task_aliases.c.position)
+    arch_q = (
+        select(task_architectures.c.task_id, architectures.c.id)
+        .join(architectures, architectures.c.id == task_architectures.c.architecture_id)
+        .order_by(architectures.c.position)
     )
+    count_q = select(model_tasks.c.task_id, func.count()).group_by(model_tasks.c.task_id)
+    if task_ids is not None:
+        query = query.where(tasks.c.id.in_(task_ids))
+        alias_q = alias_q.where(task_aliases.c.task_id.in_(task_ids))
+        arch_q = arch_q.where(task_architectures.c.task_id.in_(task_ids))
+        count_q = count_q.where(model_tasks.c.task_id.in_(task_ids))
+    aliases = _grouped(conn.execute(alias_q))
+    archs = _grouped(conn.execute(arch_q))
+    counts = {task_id: count for task_id, count in conn.execute(count_q)}
+    return [
+        TaskRecord(
+            id=t.id,
+            aliases=aliases.get(t.id, []),
+            name_en=t.name_en,
+            name_zh=t.name_zh,
+            modality=t.modality,
+            description=t.description,
+            metrics=list(t.metrics or []),
+            architectures=archs.get(t.id, []),
+            models=counts.get(t.id, 0),
+        )
+        for t in conn.execute(query)
+    ]
 
 
-def _architecture_record(arch: Architecture, tasks: list[str]) -> ArchitectureRecord:
-    return ArchitectureRecord(
-        id=arch.id,
-        name_en=arch.name_en,
-        name_zh=arch.name_zh,
-        modality=arch.modality,
-        attention=arch.attention,
-        objective=arch.objective,
-        suits=arch.suits,
-        families=[f.id for f in arch.families],
-        tasks=tasks,
-    )
+def _architecture_records(conn: Executor, arch_ids: list[str] | None = None, with_tasks: bool = True) -> list[
+    ArchitectureRecord
+]:  # fmt: skip
+    query = select(architectures).order_by(architectures.c.position)
+    if arch_ids is not None:
+        query = query.where(architectures.c.id.in_(arch_ids))
+    members = _grouped(conn.execute(select(families.c.architecture_id, families.c.id).order_by(families.c.position)))
+    suited: dict[Any, list[Any]] = {}
+    if with_tasks:
+        suited = _grouped(
+            conn.execute(
+                select(task_architectures.c.architecture_id, tasks.c.id)
+                .join(tasks, tasks.c.id == task_architectures.c.task_id)
+                .order_by(tasks.c.position)
+            )
+        )
+    return [
+        ArchitectureRecord(
+            id=a.id,
+            name_en=a.name_en,
+            name_zh=a.name_zh,
+            modality=a.modality,
+            attention=a.attention,
+            objective=a.objective,
+            suits=a.suits,
+            families=members.get(a.id, []),
+            tasks=suited.get(a.id, []),
+        )
+        for a in conn.execute(query)
+    ]
 
 
-def _family_record(family: Family, models: int = 0) -> FamilyRecord:
+def _family_record(family: Row[Any], model_types: dict[Any, list[Any]], models_count: int = 0) -> FamilyRecord:
     return FamilyRecord(
         id=family.id,
         name=family.name,
@@ -116,30 +194,48 @@ def _family_record(family: Family, models: int = 0) -> FamilyRecord:
         objective=family.objective,
         organization=family.organization,
         year=family.year,
-        model_types=[m.model_type for m in family.model_types],
+        model_types=model_types.get(family.id, []),
         open_weights=family.open_weights,
         api_only=family.api_only,
-        models=models,
+        models=models_count,
     )
 
 
-def model_record(model: Model) -> ModelRecord:
-    return ModelRecord(
-        id=model.id,
-        pipeline_tag=model.pipeline_tag,
-        family=model.family_id,
-        architecture=model.architecture_id,
-        params=model.params,
-        license=model.license,
-        languages=model.language_codes,
-        downloads=model.downloads,
-        tasks=model.task_ids,
-        library=model.library,
-        gated=model.gated,
-        api_only=model.api_only,
-        curated=model.curated,
-        base_model=model.base_model,
-        reported=[
+def _model_types(conn: Executor) -> dict[Any, list[Any]]:
+    return _grouped(
+        conn.execute(
+            select(family_model_types.c.family_id, family_model_types.c.model_type).order_by(
+                family_model_types.c.model_type
+            )
+        )
+    )
+
+
+def model_records(conn: Executor, ids: Sequence[str]) -> dict[str, ModelRecord]:
+    """Full records (languages, tasks, reported metrics) for these model ids: four queries, whatever the count."""
+    if not ids:
+        return {}
+    wanted = list(dict.fromkeys(ids))
+    rows = conn.execute(select(models).where(models.c.id.in_(wanted))).all()
+    languages = _grouped(
+        conn.execute(
+            select(model_languages.c.model_id, model_languages.c.language)
+            .where(model_languages.c.model_id.in_(wanted))
+            .order_by(model_languages.c.model_id, model_languages.c.position)
+        )
+    )
+    task_ids = _grouped(
+        conn.execute(
+            select(model_tasks.c.model_id, model_tasks.c.task_id)
+            .where(model_tasks.c.model_id.in_(wanted))
+            .order_by(model_tasks.c.model_id, model_tasks.c.position)
+        )
+    )
+    reported: dict[str, list[ReportedMetricRecord]] = {}
+    for r in conn.execute(
+        select(reported_metrics).where(reported_metrics.c.model_id.in_(wanted)).order_by(reported_metrics.c.id)
+    ):
+        reported.setdefault(r.model_id, []).append(
             ReportedMetricRecord(
                 task=r.task_id,
                 metric=r.metric,
@@ -150,52 +246,54 @@ def model_record(model: Model) -> ModelRecord:
                 source=r.source,
                 verified=r.verified,
             )
-            for r in model.reported
-        ],
-        provenance={str(k): str(v) for k, v in (model.provenance or {}).items()},
-        source=model.source,
-    )
-
-
-_MODEL_LOADS = (selectinload(Model.languages), selectinload(Model.tasks), selectinload(Model.reported))
+        )
+    return {
+        m.id: ModelRecord(
+            id=m.id,
+            pipeline_tag=m.pipeline_tag,
+            family=m.family_id,
+            architecture=m.architecture_id,
+            params=m.params,
+            license=m.license,
+            languages=languages.get(m.id, []),
+            downloads=m.downloads,
+            tasks=task_ids.get(m.id, []),
+            library=m.library,
+            gated=m.gated,
+            api_only=m.api_only,
+            curated=m.curated,
+            base_model=m.base_model,
+            reported=reported.get(m.id, []),
+            provenance={str(k): str(v) for k, v in (m.provenance or {}).items()},
+            source=m.source,
+        )
+        for m in rows
+    }
 
 
 # ---------------------------------------------------------------------------------------------- listings
 
 
-def _model_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(select(ModelTask.task_id, func.count()).group_by(ModelTask.task_id))
-    return {task_id: count for task_id, count in rows}
-
-
 def list_tasks(db: Database) -> list[TaskRecord]:
-    with db.session() as session:
-        counts = _model_counts(session)
-        tasks = session.scalars(
-            select(Task).options(selectinload(Task.aliases), selectinload(Task.architectures)).order_by(Task.position)
-        )
-        return [_task_record(task, counts.get(task.id, 0)) for task in tasks]
+    with db.connect() as conn:
+        return _task_records(conn)
 
 
 def list_architectures(db: Database) -> list[ArchitectureRecord]:
-    with db.session() as session:
-        archs = session.scalars(
-            select(Architecture).options(selectinload(Architecture.families)).order_by(Architecture.position)
-        ).all()
-        tasks_by_arch: dict[str, list[str]] = {}
-        for task in session.scalars(select(Task).options(selectinload(Task.architectures)).order_by(Task.position)):
-            for arch in task.architectures:
-                tasks_by_arch.setdefault(arch.id, []).append(task.id)
-        return [_architecture_record(a, tasks_by_arch.get(a.id, [])) for a in archs]
+    with db.connect() as conn:
+        return _architecture_records(conn)
 
 
 def list_families(db: Database, architecture: str | None = None) -> list[FamilyRecord]:
-    with db.session() as session:
-        query = select(Family).options(selectinload(Family.model_types)).order_by(Family.position)
+    with db.connect() as conn:
+        query = select(families).order_by(families.c.position)
         if architecture:
-            query = query.where(Family.architecture_id == resolve_architecture(session, architecture))
-        counts = dict(session.execute(select(Model.family_id, func.count()).group_by(Model.family_id)).all())
-        return [_family_record(f, counts.get(f.id, 0)) for f in session.scalars(query)]
+            query = query.where(families.c.architecture_id == resolve_architecture(conn, architecture))
+        counts: dict[str, int] = dict(
+            conn.execute(select(models.c.family_id, func.count()).group_by(models.c.family_id)).all()
+        )
+        types = _model_types(conn)
+        return [_family_record(f, types, counts.get(f.id, 0)) for f in conn.execute(query)]
 
 
 def list_models(
@@ -210,65 +308,71 @@ def list_models(
     """Models matching every given filter, most downloaded first (ties by id). limit=0 means all."""
     if limit < 0:
         raise UsageError(f"--limit must be 0 (all) or a positive number, not {limit}.")
-    with db.session() as session:
-        query = select(Model).options(*_MODEL_LOADS)
+    with db.connect() as conn:
+        query = select(models.c.id)
         if task:
-            task_id = resolve_task(session, task)
-            query = query.where(Model.id.in_(select(ModelTask.model_id).where(ModelTask.task_id == task_id)))
+            task_id = resolve_task(conn, task)
+            query = query.where(models.c.id.in_(select(model_tasks.c.model_id).where(model_tasks.c.task_id == task_id)))
         if family:
-            query = query.where(Model.family_id == resolve_family(session, family))
+            query = query.where(models.c.family_id == resolve_family(conn, family))
         if license:
-            query = query.where(Model.license == _resolve_license(session, license))
+            query = query.where(models.c.license == _resolve_license(conn, license))
         if language:
-            code = _resolve_language(session, language)
-            query = query.where(Model.id.in_(select(ModelLanguage.model_id).where(ModelLanguage.language == code)))
-        query = query.order_by(Model.downloads.desc().nulls_last(), Model.id)
+            code = _resolve_language(conn, language)
+            query = query.where(
+                models.c.id.in_(select(model_languages.c.model_id).where(model_languages.c.language == code))
+            )
+        query = query.order_by(models.c.downloads.desc().nulls_last(), models.c.id)
         if limit:
             query = query.limit(limit)
-        return [model_record(m) for m in session.scalars(query)]
+        ids = _column(conn, query)
+        records = _chunked_records(conn, ids)
+        return [records[i] for i in ids]
+
+
+def _chunked_records(conn: Executor, ids: list[str], size: int = 5000) -> dict[str, ModelRecord]:
+    """model_records in chunks, so that `--limit 0` on a large database stays within bound-parameter limits."""
+    out: dict[str, ModelRecord] = {}
+    for start in range(0, len(ids), size):
+        out.update(model_records(conn, ids[start : start + size]))
+    return out
 
 
 def get_model(db: Database, model_id: str) -> ModelRecord:
-    with db.session() as session:
-        model = session.get(Model, model_id, options=_MODEL_LOADS)
-        if model is None:
-            folded = session.scalars(select(Model).where(func.lower(Model.id) == model_id.lower())).first()
-            if folded is not None:
-                return model_record(folded)
-            # Suggest among ids sharing the last path part, and the curated set; never scan a huge table.
-            tail = model_id.split("/")[-1].lower()
-            pool = list(session.scalars(select(Model.id).where(func.lower(Model.id).like(f"%{tail[:4]}%")).limit(500)))
-            pool += list(session.scalars(select(Model.id).where(Model.curated.is_(True))))
-            raise UnknownModelError(model_id, pool)
-        return model_record(model)
+    with db.connect() as conn:
+        found = model_records(conn, [model_id])
+        if model_id in found:
+            return found[model_id]
+        folded = conn.scalar(select(models.c.id).where(func.lower(models.c.id) == model_id.lower()).limit(1))
+        if folded is not None:
+            return model_records(conn, [folded])[folded]
+        # Suggest among ids sharing the last path part, and the curated set; never scan a huge table.
+        tail = model_id.split("/")[-1].lower()
+        pool = _column(conn, select(models.c.id).where(func.lower(models.c.id).like(f"%{tail[:4]}%")).limit(500))
+        pool += _column(conn, select(models.c.id).where(models.c.curated.is_(True)))
+        raise UnknownModelError(model_id, pool)
 
 
 def task_detail(db: Database, name: str, top: int = 10) -> TaskDetail:
-    with db.session() as session:
-        task_id = resolve_task(session, name)
-        task = session.scalars(
-            select(Task)
-            .where(Task.id == task_id)
-            .options(
-                selectinload(Task.aliases),
-                selectinload(Task.architectures).selectinload(Architecture.families),
-            )
-        ).one()
-        counts = _model_counts(session)
-        record = _task_record(task, counts.get(task.id, 0))
-        archs = [_architecture_record(a, []) for a in task.architectures]
+    with db.connect() as conn:
+        task_id = resolve_task(conn, name)
+        (record,) = _task_records(conn, [task_id])
+        archs = _architecture_records(conn, record.architectures, with_tasks=False)
+        archs.sort(key=lambda a: record.architectures.index(a.id))
         # Families: those with a model for this task, and those whose architecture suits it.
         with_models = set(
-            session.scalars(
-                select(Model.family_id)
-                .where(Model.id.in_(select(ModelTask.model_id).where(ModelTask.task_id == task_id)))
-                .distinct()
+            _column(
+                conn,
+                select(models.c.family_id)
+                .where(models.c.id.in_(select(model_tasks.c.model_id).where(model_tasks.c.task_id == task_id)))
+                .distinct(),
             )
         )
-        family_rows = session.scalars(
-            select(Family).options(selectinload(Family.model_types)).order_by(Family.position)
-        ).all()
-        arch_ids = {a.id for a in task.architectures}
-        families = [_family_record(f) for f in family_rows if f.id in with_models or f.architecture_id in arch_ids]
+        types = _model_types(conn)
+        arch_ids = set(record.architectures)
+        family_rows = conn.execute(select(families).order_by(families.c.position)).all()
+        family_records = [
+            _family_record(f, types) for f in family_rows if f.id in with_models or f.architecture_id in arch_ids
+        ]
     top_models = list_models(db, task=task_id, limit=top)
-    return TaskDetail(task=record, architectures=archs, families=families, top_models=top_models)
+    return TaskDetail(task=record, architectures=archs, families=family_records, top_models=top_models)

@@ -10,19 +10,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.orm import Session, sessionmaker
 
 from catalog import settings
 from catalog.errors import DatabaseError, DatabaseUnavailableError, DatabaseURLError, SchemaTooNewError
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
 # Every revision this code knows, oldest first; tests check it against the alembic scripts.
 REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
 HEAD_REVISION = REVISIONS[-1]
+SEED_DIGEST_KEY = "taxonomy_sha256"  # catalog_meta row holding the digest of the catalog.yaml last seeded
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -118,21 +121,56 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+def _seed_if_changed(connection: Connection, path: Path) -> None:
+    """Seed when catalog.yaml differs from what the database was seeded from. The common case (unchanged file)
+    is one digest and one Core query; the seeding module (ORM, pydantic) is imported only when there is work."""
+    import hashlib
+
+    from catalog.db.schema import catalog_meta
+    from catalog.errors import TaxonomyError
+
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise TaxonomyError(f"Cannot read taxonomy file {path}: {exc.strerror}. Check CATALOG_TAXONOMY.") from exc
+    stored = connection.execute(
+        select(catalog_meta.c.value).where(catalog_meta.c.key == SEED_DIGEST_KEY)
+    ).scalar_one_or_none()
+    if stored != digest:
+        from catalog.db.seed import seed
+
+        seed(connection, path, digest)
+
+
 class Database:
-    """An opened, migrated and seeded catalog database."""
+    """An opened, migrated and seeded catalog database.
+
+    Readers use `connect()` (SQLAlchemy Core on the tables of `catalog.db.schema`: the ORM is never imported on
+    the read path, which keeps `catalog recommend` quick to start); writers use `session()` (the typed ORM).
+    """
 
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._sessions: sessionmaker[Session] | None = None
 
     @property
     def display_url(self) -> str:
         return _redact(self.url)
 
     @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A Core connection in one transaction: committed on success, rolled back on any error."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error."""
+        """An ORM session in one transaction: committed on success, rolled back on any error."""
+        if self._sessions is None:
+            from sqlalchemy.orm import sessionmaker
+
+            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         with self._sessions() as session, session.begin():
             yield session
 
@@ -157,9 +195,7 @@ def open_database(url: str | None = None, *, seed: bool = True, taxonomy_path: P
             if revision != HEAD_REVISION:
                 _upgrade(connection)
             if seed:
-                from catalog.db.seed import seed_if_changed
-
-                seed_if_changed(connection, taxonomy_path or settings.taxonomy_path())
+                _seed_if_changed(connection, taxonomy_path or settings.taxonomy_path())
     except sa_exc.DBAPIError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)

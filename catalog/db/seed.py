@@ -1,13 +1,13 @@
 """Seed the database from catalog.yaml, once per version of the file.
 
-The file's digest is stored in catalog_meta; when it changes, the taxonomy is parsed, validated and upserted in
-the caller's transaction (nothing is written if validation fails). Curated facts overwrite curated fields; figures
-that a Hub sync owns (downloads, likes, Hub dates) are left alone once a sync has set them.
+The file's digest is stored in catalog_meta; when it changes (catalog.db.engine checks that without importing
+this module), the taxonomy is parsed, validated and upserted in the caller's transaction (nothing is written if
+validation fails). Curated facts overwrite curated fields; figures that a Hub sync owns (downloads, likes, Hub
+dates) are left alone once a sync has set them.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from catalog.db.engine import SEED_DIGEST_KEY as DIGEST_KEY
 from catalog.db.models import (
     Architecture,
     CatalogMeta,
@@ -32,34 +33,19 @@ from catalog.db.models import (
 if TYPE_CHECKING:  # pydantic is imported only when there is something to seed
     from catalog.taxonomy import ModelSpec, Taxonomy
 
-DIGEST_KEY = "taxonomy_sha256"
 CURATED_SOURCE = "catalog.yaml"
 
 
-def stored_digest(session: Session) -> str | None:
-    row = session.get(CatalogMeta, DIGEST_KEY)
-    return None if row is None else row.value
+def seed(connection: Connection, taxonomy_path: Path, digest: str) -> None:
+    """Validate the taxonomy file and upsert it in the caller's transaction; record its digest."""
+    from catalog.taxonomy import load_taxonomy
 
-
-def seed_if_changed(connection: Connection, path: Path) -> bool:
-    """Seed when catalog.yaml differs from what the database was seeded from. Returns whether it seeded."""
-    from catalog.errors import TaxonomyError
-
-    try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise TaxonomyError(f"Cannot read taxonomy file {path}: {exc.strerror}. Check CATALOG_TAXONOMY.") from exc
+    taxonomy = load_taxonomy(taxonomy_path)
     with Session(bind=connection, autoflush=False) as session:
-        if stored_digest(session) == digest:
-            return False
-        from catalog.taxonomy import load_taxonomy
-
-        taxonomy = load_taxonomy(path)
         apply_taxonomy(session, taxonomy)
         session.merge(CatalogMeta(key=DIGEST_KEY, value=digest))
         session.merge(CatalogMeta(key="seeded_at", value=utcnow().isoformat(timespec="seconds")))
         session.flush()
-    return True
 
 
 def apply_taxonomy(session: Session, taxonomy: Taxonomy) -> None:

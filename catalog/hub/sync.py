@@ -11,13 +11,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from catalog.db import schema
 from catalog.db.engine import Database
-from catalog.db.models import Model, ModelLanguage, ModelTask, ReportedMetric, SyncState, Task, utcnow
+from catalog.db.models import Model, ModelLanguage, ModelTask, SyncState, Task, utcnow
 from catalog.errors import CatalogError, UsageError
 from catalog.hub.client import HubClient, HubError, HubUnavailableError, listing_params
 from catalog.hub.derive import DerivedModel, Deriver
@@ -30,11 +31,11 @@ SORTS = {
     "created": "createdAt",
     "modified": "lastModified",
 }
-MODELS = cast(Table, Model.__table__)
-MODEL_TASKS = cast(Table, ModelTask.__table__)
-MODEL_LANGUAGES = cast(Table, ModelLanguage.__table__)
-REPORTED = cast(Table, ReportedMetric.__table__)
-SYNC_STATE = cast(Table, SyncState.__table__)
+MODELS = schema.models
+MODEL_TASKS = schema.model_tasks
+MODEL_LANGUAGES = schema.model_languages
+REPORTED = schema.reported_metrics
+SYNC_STATE = schema.sync_state
 HUB_OWNED = (
     "downloads",
     "likes",

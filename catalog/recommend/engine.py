@@ -11,12 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.engine import Connection
 
 from catalog.db.engine import Database, open_database
-from catalog.db.models import Model, ModelLanguage, ModelTask, ReportedMetric, Task, utcnow
+from catalog.db.schema import benchmark_results, benchmark_runs, model_languages, model_tasks, models, utcnow
+from catalog.db.schema import reported_metrics as reported_table
+from catalog.db.schema import tasks as tasks_table
 from catalog.errors import CatalogError, UnknownLanguageError, UnknownLicenseError, UsageError
-from catalog.queries import model_record, resolve_architecture, resolve_family, resolve_task
+from catalog.queries import model_records, resolve_architecture, resolve_family, resolve_task
 from catalog.recommend.constraints import MEMORY_OVERHEAD, Constraints, license_classes, license_known
 from catalog.recommend.scoring import COMPONENTS, LOWER_IS_BETTER, PROFILES, as_fraction, profile_weights
 from catalog.records import ModelRecord
@@ -162,6 +164,10 @@ class Recommendations:
 # ------------------------------------------------------------------------------------------------ helpers
 
 
+def _column(conn: Connection, statement: Any) -> list[Any]:
+    return [row[0] for row in conn.execute(statement)]
+
+
 def _humanize(count: float) -> str:
     for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if count >= size:
@@ -200,25 +206,24 @@ def _measured_accuracy(metric: str | None, metrics: dict[str, Any]) -> float | N
     return as_fraction(metric, float(metrics[metric]), "raw")
 
 
-def _measured(session: Session, task_id: str, machine: str | None, batch: int, seq: int) -> dict[str, dict[str, Any]]:
+def _measured(conn: Connection, task_id: str, machine: str | None, batch: int, seq: int) -> dict[str, dict[str, Any]]:
     """What benchmark runs on this machine measured per model for this task: latency and peak memory at the asked
     shape (latest run), and accuracy on labelled data at any shape (latest run that measured it)."""
     if machine is None:
         return {}
-    from catalog.db.models import BenchmarkResult, BenchmarkRun
-
-    rows = session.execute(
-        select(BenchmarkResult, BenchmarkRun.id)
-        .join(BenchmarkRun, BenchmarkRun.id == BenchmarkResult.run_id)
-        .where(
-            BenchmarkRun.machine_id == machine,
-            BenchmarkResult.status == "ok",
-            or_(BenchmarkResult.task_id == task_id, BenchmarkResult.task_id.is_(None)),
-        )
-        .order_by(BenchmarkResult.id)
-    ).all()
+    results, runs = benchmark_results.c, benchmark_runs.c
+    rows = conn.execute(
+        select(results.model_id, results.batch_size, results.seq_len, results.latency_p50_ms,
+               results.peak_rss_infer_mb, results.weights, results.primary_metric, results.metrics, results.eval_set,
+               results.run_id)
+        .join(benchmark_runs, runs.id == results.run_id)
+        .where(runs.machine_id == machine, results.status == "ok",
+               or_(results.task_id == task_id, results.task_id.is_(None)))
+        .order_by(results.id)
+    ).all()  # fmt: skip
     found: dict[str, dict[str, Any]] = {}
-    for result, run_id in rows:
+    for result in rows:
+        run_id = result.run_id
         entry = found.setdefault(result.model_id, {})
         if result.batch_size == batch and result.seq_len == seq and result.latency_p50_ms:
             entry.update(p50=result.latency_p50_ms, peak_mb=result.peak_rss_infer_mb, run=run_id,
@@ -228,6 +233,13 @@ def _measured(session: Session, task_id: str, machine: str | None, batch: int, s
             entry.update(accuracy=accuracy, accuracy_metric=result.primary_metric, eval_set=result.eval_set,
                          accuracy_run=run_id)  # fmt: skip
     return {model: entry for model, entry in found.items() if entry}
+
+
+def _candidate_columns() -> tuple[Any, ...]:
+    """The few scalar columns ranking needs, in _Candidate's field order."""
+    m = models.c
+    return (m.id, m.pipeline_tag, m.params, m.license, m.downloads, m.likes, m.curated, m.api_only,
+            func.coalesce(m.hub_last_modified, m.hub_created_at), m.base_model, m.family_id)  # fmt: skip
 
 
 @dataclass
@@ -289,8 +301,8 @@ def recommend(
     chosen = profile_weights(profile, weights)
     database = db or open_database()
     try:
-        with database.session() as session:
-            return _recommend(session, constraints, chosen, profile, limit, pareto_only)
+        with database.connect() as conn:
+            return _recommend(conn, constraints, chosen, profile, limit, pareto_only)
     finally:
         if db is None:
             database.dispose()
@@ -324,86 +336,83 @@ def _constraints(task: str, options: Mapping[str, Any]) -> Constraints:
     )  # fmt: skip
 
 
-def _clauses(session: Session, c: Constraints, measured_ids: set[str]) -> list[tuple[str, ColumnElement[bool]]]:
+def _clauses(conn: Connection, c: Constraints, measured_ids: set[str]) -> list[tuple[str, ColumnElement[bool]]]:
     """(label, SQL condition) per constraint, labelled as the user typed it."""
     clauses: list[tuple[str, ColumnElement[bool]]] = []
     if not c.include_api:
-        clauses.append(("API-only models (add --include-api)", Model.api_only.is_(False)))
+        clauses.append(("API-only models (add --include-api)", models.c.api_only.is_(False)))
     if not c.include_gated:
-        clauses.append(("gated models (add --include-gated)", Model.gated.is_(False)))
+        clauses.append(("gated models (add --include-gated)", models.c.gated.is_(False)))
     if c.licenses:
-        known = set(session.scalars(select(Model.license).distinct())) | set(license_classes()["commercial-ok"])
+        known = set(_column(conn, select(models.c.license).distinct())) | set(license_classes()["commercial-ok"])
         for name in c.licenses:
             if name not in known:
                 raise UnknownLicenseError(name, [k for k in known if k])
-        clauses.append((f"--license {','.join(c.licenses)}", Model.license.in_(c.licenses)))
+        clauses.append((f"--license {','.join(c.licenses)}", models.c.license.in_(c.licenses)))
     if c.license_class:
         allowed = sorted(license_classes()[c.license_class])
-        clauses.append((f"--{c.license_class}", Model.license.in_(allowed)))
+        clauses.append((f"--{c.license_class}", models.c.license.in_(allowed)))
     for code in c.languages:
-        exists = session.scalar(select(ModelLanguage.model_id).where(ModelLanguage.language == code).limit(1))
+        exists = conn.scalar(select(model_languages.c.model_id).where(model_languages.c.language == code).limit(1))
         if exists is None:
             from catalog.hub.derive import _language_codes
 
             if code not in _language_codes():
-                known_languages = {str(x) for x in session.scalars(select(ModelLanguage.language).distinct()) if x}
+                known_languages = {str(x) for x in _column(conn, select(model_languages.c.language).distinct()) if x}
                 raise UnknownLanguageError(code, known_languages | set(_language_codes()))
-        subquery = select(ModelLanguage.model_id).where(ModelLanguage.language == code)
-        clauses.append((f"--language {code}", Model.id.in_(subquery)))
+        subquery = select(model_languages.c.model_id).where(model_languages.c.language == code)
+        clauses.append((f"--language {code}", models.c.id.in_(subquery)))
     if c.max_params:
-        clauses.append((f"--max-params {_humanize(c.max_params)}", Model.params <= c.max_params))
+        clauses.append((f"--max-params {_humanize(c.max_params)}", models.c.params <= c.max_params))
     limit = c.memory_limit()
     if limit:
         label = (f"--max-memory {limit / 2**30:.1f}GiB" if not c.fits or (c.max_memory_bytes and c.max_memory_bytes
                  <= (c.machine_memory_bytes or 0)) else f"--fits ({limit / 2**30:.1f}GiB usable here)")  # fmt: skip
-        estimate_ok = Model.params <= int(limit / c.memory_factor)
-        clauses.append((label, or_(estimate_ok, Model.id.in_(measured_ids)) if measured_ids else estimate_ok))
+        estimate_ok = models.c.params <= int(limit / c.memory_factor)
+        clauses.append((label, or_(estimate_ok, models.c.id.in_(measured_ids)) if measured_ids else estimate_ok))
     if c.architecture:
-        clauses.append((f"--architecture {c.architecture}", Model.architecture_id == c.architecture))
+        clauses.append((f"--architecture {c.architecture}", models.c.architecture_id == c.architecture))
     if c.family:
-        clauses.append((f"--family {c.family}", Model.family_id == c.family))
+        clauses.append((f"--family {c.family}", models.c.family_id == c.family))
     if c.library:
-        clauses.append((f"--library {c.library}", func.lower(Model.library) == c.library.lower()))
+        clauses.append((f"--library {c.library}", func.lower(models.c.library) == c.library.lower()))
     return clauses
 
 
 def _recommend(
-    session: Session, c: Constraints, weights: dict[str, float], profile: str, limit: int, pareto_only: bool
+    conn: Connection, c: Constraints, weights: dict[str, float], profile: str, limit: int, pareto_only: bool
 ) -> Recommendations:
-    task_id = resolve_task(session, c.task)
+    task_id = resolve_task(conn, c.task)
     if c.architecture:
-        c.architecture = resolve_architecture(session, c.architecture)
+        c.architecture = resolve_architecture(conn, c.architecture)
     if c.family:
-        c.family = resolve_family(session, c.family)
+        c.family = resolve_family(conn, c.family)
     machine, peak_gflops, peak_basis = _machine_id_and_peak()
-    measured = _measured(session, task_id, machine, c.batch_size, c.seq_len)
-    clauses = _clauses(session, c, {m for m, r in measured.items() if r.get("peak_mb")})
-    in_task = Model.id.in_(select(ModelTask.model_id).where(ModelTask.task_id == task_id))
+    measured = _measured(conn, task_id, machine, c.batch_size, c.seq_len)
+    clauses = _clauses(conn, c, {m for m, r in measured.items() if r.get("peak_mb")})
+    in_task = models.c.id.in_(select(model_tasks.c.model_id).where(model_tasks.c.task_id == task_id))
     condition = and_(in_task, *[clause for _, clause in clauses]) if clauses else in_task
-    columns = (
-        Model.id, Model.pipeline_tag, Model.params, Model.license, Model.downloads, Model.likes, Model.curated,
-        Model.api_only, func.coalesce(Model.hub_last_modified, Model.hub_created_at), Model.base_model,
-        Model.family_id,
-    )  # fmt: skip
+    columns = _candidate_columns()
     # Core rows, not ORM loading: tens of thousands of candidates cost little this way.
-    candidates = [_Candidate(*row) for row in session.connection().execute(select(*columns).where(condition))]
-    excluded, considered = _exclusion_counts(session, in_task, clauses)
+    candidates = [_Candidate(*row) for row in conn.execute(select(*columns).where(condition))]
+    excluded, considered = _exclusion_counts(conn, in_task, clauses)
 
     # Models that pass every other constraint but have no parameter count cannot be checked against size limits.
     unverifiable: list[Unverifiable] = []
     size_labels = [label for label, _ in clauses if label.startswith(("--max-params", "--max-memory", "--fits"))]
     if size_labels:
         others = [clause for label, clause in clauses if label not in size_labels]
-        no_params = session.scalars(
-            select(Model.id)
-            .where(in_task, Model.params.is_(None), *others)
-            .order_by(Model.downloads.desc().nulls_last())
-            .limit(20)
-        ).all()
+        no_params = _column(
+            conn,
+            select(models.c.id)
+            .where(in_task, models.c.params.is_(None), *others)
+            .order_by(models.c.downloads.desc().nulls_last())
+            .limit(20),
+        )
         unverifiable += [Unverifiable(i, f"no parameter count to check {', '.join(size_labels)}") for i in no_params]
 
-    reported = _reported(session, task_id, {cand.id for cand in candidates})
-    task_metrics = list(session.scalars(select(Task.metrics).where(Task.id == task_id)).one())
+    reported = _reported(conn, task_id, {cand.id for cand in candidates})
+    task_metrics = list(conn.execute(select(tasks_table.c.metrics).where(tasks_table.c.id == task_id)).scalar_one())
     now = utcnow()
     import os
 
@@ -491,7 +500,7 @@ def _recommend(
 
     empty_reason = None
     if not scored:
-        empty_reason = _empty_message(session, task_id, in_task, clauses, slo_removed, considered, len(candidates))
+        empty_reason = _empty_message(conn, task_id, in_task, clauses, slo_removed, considered, len(candidates))
         if unverifiable:
             count = len({u.id for u in unverifiable})
             empty_reason += f" ({count} models listed as not checked have no figure for a target.)"
@@ -499,7 +508,7 @@ def _recommend(
             raise NoMatchError(empty_reason)
 
     shown = scored[:limit] if limit else scored
-    records = _records(session, [cand.id for _, cand, _ in shown])
+    records = model_records(conn, [cand.id for _, cand, _ in shown])
     items: list[Recommendation] = []
     for rank, (score, cand, values) in enumerate(shown, start=1):
         record = records[cand.id]
@@ -527,7 +536,7 @@ def _recommend(
             )
         )
     excluded.update(slo_removed)
-    suggestion = _sibling_hint(session, task_id, in_task, clauses, scored, weights, now, c) if c.describe() else None
+    suggestion = _sibling_hint(conn, task_id, in_task, clauses, scored, weights, now, c) if c.describe() else None
     rank_of = {cand.id: (not cand.curated, -(cand.downloads or 0), cand.id) for cand in candidates}
     unique: dict[str, Unverifiable] = {}
     for entry in unverifiable:
@@ -548,13 +557,13 @@ def _recommend(
     )
 
 
-def _reported(session: Session, task_id: str, candidate_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
+def _reported(conn: Connection, task_id: str, candidate_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
     """Reported metrics for the task (a small table), kept for the candidates."""
-    rows = session.execute(
-        select(ReportedMetric)
-        .where(or_(ReportedMetric.task_id == task_id, ReportedMetric.task_id.is_(None)))
-        .order_by(ReportedMetric.id)
-    ).scalars()
+    rows = conn.execute(
+        select(reported_table)
+        .where(or_(reported_table.c.task_id == task_id, reported_table.c.task_id.is_(None)))
+        .order_by(reported_table.c.id)
+    )
     found: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         if r.model_id not in candidate_ids:
@@ -713,30 +722,19 @@ def _pareto(candidates: list[_Candidate], figures: dict[str, dict[str, Any]]) ->
     return frontier
 
 
-def _records(session: Session, ids: list[str]) -> dict[str, ModelRecord]:
-    if not ids:
-        return {}
-    models = session.scalars(
-        select(Model)
-        .where(Model.id.in_(ids))
-        .options(selectinload(Model.languages), selectinload(Model.tasks), selectinload(Model.reported))
-    )
-    return {m.id: model_record(m) for m in models}
-
-
 def _exclusion_counts(
-    session: Session, in_task: ColumnElement[bool], clauses: list[tuple[str, ColumnElement[bool]]]
+    conn: Connection, in_task: ColumnElement[bool], clauses: list[tuple[str, ColumnElement[bool]]]
 ) -> tuple[dict[str, int], int]:
     """How many of the task's models each constraint removes on its own, and how many the task has (one scan)."""
     from sqlalchemy import case
 
     sums = [func.sum(case((clause, 0), else_=1)) for _, clause in clauses]
-    row = session.execute(select(func.count(), *sums).select_from(Model).where(in_task)).one()
+    row = conn.execute(select(func.count(), *sums).select_from(models).where(in_task)).one()
     return {label: int(row[i + 1] or 0) for i, (label, _) in enumerate(clauses)}, int(row[0])
 
 
 def _empty_message(
-    session: Session,
+    conn: Connection,
     task_id: str,
     in_task: ColumnElement[bool],
     clauses: list[tuple[str, ColumnElement[bool]]],
@@ -746,14 +744,14 @@ def _empty_message(
 ) -> str:
     if considered == 0:
         return f"No models for {task_id} yet — run `catalog sync --task {task_id}` (or import a snapshot)."
-    counts, _ = _exclusion_counts(session, in_task, clauses)
+    counts, _ = _exclusion_counts(conn, in_task, clauses)
     parts = [f"{label} removed {n} of {considered}" for label, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n]
     parts += [f"{label} removed {n} of {matched_hard}" for label, n in slo_removed.items() if n]
     return f"0 models for {task_id}: " + "; ".join(parts) + ". Loosen the constraint that removes the most."
 
 
 def _sibling_hint(
-    session: Session,
+    conn: Connection,
     task_id: str,
     in_task: ColumnElement[bool],
     clauses: list[tuple[str, ColumnElement[bool]]],
@@ -766,15 +764,11 @@ def _sibling_hint(
     defaults = [clause for label, clause in clauses if label.startswith(("API-only", "gated"))]
     if len(defaults) == len(clauses):
         return None
-    columns = (
-        Model.id, Model.pipeline_tag, Model.params, Model.license, Model.downloads, Model.likes, Model.curated,
-        Model.api_only, func.coalesce(Model.hub_last_modified, Model.hub_created_at), Model.base_model,
-        Model.family_id,
-    )  # fmt: skip
-    top = session.execute(
+    columns = _candidate_columns()
+    top = conn.execute(
         select(*columns)
         .where(in_task, *defaults)
-        .order_by(Model.curated.desc(), Model.downloads.desc().nulls_last(), Model.id)
+        .order_by(models.c.curated.desc(), models.c.downloads.desc().nulls_last(), models.c.id)
         .limit(1)
     ).first()
     if top is None:
@@ -836,14 +830,14 @@ def explain(model_id: str, task: str, *, db: Database | None = None, **options: 
         options = dict(options)
         options.pop("limit", None)
         options.pop("pareto_only", None)
-        with database.session() as session:
-            model = session.get(Model, model_id)
-            if model is None:
-                from catalog.queries import get_model
+        with database.connect() as conn:
+            found = conn.execute(select(models.c.base_model).where(models.c.id == model_id)).first()
+        if found is None:
+            from catalog.queries import get_model
 
-                get_model(database, model_id)  # raises UnknownModelError with suggestions
-            assert model is not None
-            base_model = model.base_model
+            get_model(database, model_id)  # raises UnknownModelError with suggestions
+            raise AssertionError(f"{model_id} disappeared while it was being explained")
+        base_model = found.base_model
         try:
             result = recommend(task, limit=0, db=database, **options)
         except NoMatchError:
@@ -873,17 +867,17 @@ def explain(model_id: str, task: str, *, db: Database | None = None, **options: 
 
 
 def _why_excluded(database: Database, model_id: str, task: str, options: dict[str, Any]) -> list[str]:
-    with database.session() as session:
-        task_id = resolve_task(session, task)
+    with database.connect() as conn:
+        task_id = resolve_task(conn, task)
         c = _constraints(task, options)
         reasons = []
-        in_task = session.scalar(
-            select(ModelTask.model_id).where(ModelTask.task_id == task_id, ModelTask.model_id == model_id)
+        in_task = conn.scalar(
+            select(model_tasks.c.model_id).where(model_tasks.c.task_id == task_id, model_tasks.c.model_id == model_id)
         )
         if in_task is None:
             reasons.append(f"not a {task_id} model")
-        for label, clause in _clauses(session, c, set()):
-            if session.scalar(select(func.count()).select_from(Model).where(Model.id == model_id, clause)) == 0:
+        for label, clause in _clauses(conn, c, set()):
+            if conn.scalar(select(func.count()).select_from(models).where(models.c.id == model_id, clause)) == 0:
                 reasons.append(label)
         if not reasons:
             reasons.append("a service target (--max-latency-ms / --min-accuracy) or the Pareto filter")
