@@ -1,4 +1,5 @@
-"""The start-up path stays light: the CLI and the recommender never load torch, transformers, bench or pandas."""
+"""The start-up path stays light: the CLI and the recommender never load torch, transformers, bench or pandas, and
+the read path (tasks, recommend) runs on SQLAlchemy Core without the ORM (about 0.1 s of imports here)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def _loaded_after(code: str, env_extra: dict[str, str]) -> set[str]:
 
 
 def _heavy(modules: set[str]) -> set[str]:
-    return {m for m in modules if m.split(".")[0] in HEAVY}
+    found = {m for m in modules if m.split(".")[0] in HEAVY}
+    return found | {m for m in modules if m == "sqlalchemy.orm" or m == "catalog.db.models"}
 
 
 def test_import_cli_loads_nothing_heavy() -> None:
