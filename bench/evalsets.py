@@ -36,22 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from catalog.errors import CatalogError, UnknownNameError, UsageError
+from catalog.evaltasks import EVALSET_TASKS
 
 MANIFEST_NAME = "evalsets.yaml"
 DOWNLOAD_TIMEOUT_S = 60.0
-
-TASKS = (
-    "text-classification",
-    "token-classification",
-    "question-answering",
-    "summarization",
-    "translation",
-    "text-generation",
-    "feature-extraction",
-    "image-classification",
-    "automatic-speech-recognition",
-    "audio-classification",
-)
 
 
 # --------------------------------------------------------------------------------------------------------- errors
@@ -212,8 +200,10 @@ class EvalSetSpec:
     notes: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise EvalSetError(f"Evaluation set {self.name}: unknown task {self.task!r}; expected one of {TASKS}.")
+        if self.task not in EVALSET_TASKS:
+            raise EvalSetError(
+                f"Evaluation set {self.name}: unknown task {self.task!r}; expected one of {EVALSET_TASKS}."
+            )
         if self.parser not in PARSERS:
             raise EvalSetError(
                 f"Evaluation set {self.name}: unknown parser {self.parser!r}; expected one of {sorted(PARSERS)}."
@@ -1019,7 +1009,7 @@ def from_file(
     translation (and summarization): `path` = sources, `reference` = line-aligned references, or for
     summarization a delimited file with document/reference columns; text-generation: plain text for perplexity.
     """
-    if task not in TASKS:
+    if task not in EVALSET_TASKS:
         raise UsageError(f"Unknown task {task!r} for a data file; expected one of: {', '.join(_EXTENSIONS)}.")
     source = Path(path).expanduser()
     paths = [source] + ([Path(reference).expanduser()] if reference is not None else [])

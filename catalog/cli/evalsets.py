@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import click
 
-TASK_CHOICES = (
-    "text-classification",
-    "token-classification",
-    "question-answering",
-    "summarization",
-    "translation",
-    "text-generation",
-    "feature-extraction",
-    "image-classification",
-    "automatic-speech-recognition",
-    "audio-classification",
-)
+from catalog.evaltasks import EVALSET_TASKS
 
 
 @click.command("evalsets")
@@ -61,7 +50,7 @@ def evalsets_command(task: str | None, fmt: str) -> None:
 
 def _resolve_task(task: str | None) -> str | None:
     """Accept the taxonomy's aliases (ner -> token-classification) without requiring a database."""
-    if task is None or task in TASK_CHOICES:
+    if task is None or task in EVALSET_TASKS:
         return task
     from catalog.errors import CatalogError
 
@@ -72,11 +61,11 @@ def _resolve_task(task: str | None) -> str | None:
     except CatalogError:  # an unreadable taxonomy must not hide the evaluation sets
         aliases = {}
     resolved = aliases.get(task) or aliases.get(task.lower())
-    if resolved in TASK_CHOICES:
+    if resolved in EVALSET_TASKS:
         return resolved
     from catalog.errors import UnknownTaskError
 
-    raise UnknownTaskError(task, [*TASK_CHOICES, *(a for a, t in aliases.items() if t in TASK_CHOICES)])
+    raise UnknownTaskError(task, [*EVALSET_TASKS, *(a for a, t in aliases.items() if t in EVALSET_TASKS)])
 
 
 COMMANDS = [evalsets_command]

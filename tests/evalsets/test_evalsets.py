@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from bench import evalsets as ev
 from catalog import settings
+from catalog.evaltasks import EVALSET_TASKS
 from tests.conftest import require_shared
 
 
@@ -43,7 +44,7 @@ def test_every_shared_folder_is_registered_and_every_file_matches_its_checksum()
 
 def test_manifest_metadata_is_complete() -> None:
     for spec in ev.list_sets():
-        assert spec.task in ev.TASKS
+        assert spec.task in EVALSET_TASKS and set(spec.also_tasks) <= set(EVALSET_TASKS), spec.name
         assert spec.license and spec.license_note, spec.name
         assert spec.source.repo, spec.name
         assert spec.split and spec.label_schema and spec.n_examples, spec.name
@@ -486,6 +487,14 @@ def test_evalsets_command_json_shape() -> None:
     assert {r["name"] for r in ner} == {"uner_en_ewt", "uner_zh_gsdsimp"}
     table = CliRunner().invoke(evalsets_command, ["--task", "qa"])
     assert table.exit_code == 0 and "cmrc2018" in table.output
+
+
+def test_every_runner_reads_a_kind_of_data_the_sets_hold() -> None:
+    """One task list serves the registry and the CLI; every runner's data must be a kind a set can declare."""
+    from bench.tasks import DATA_TASKS, TASK_RUNNERS
+
+    assert set(DATA_TASKS) == set(TASK_RUNNERS)
+    assert {kind for kinds in DATA_TASKS.values() for kind in kinds} <= set(EVALSET_TASKS)
 
 
 def test_evalsets_command_availability_without_data(no_workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
