@@ -1,5 +1,8 @@
 """Model x shape loop. Each model runs in its own "spawn" process with a timeout and a memory guard; its results
-stream back through a Pipe and are stored the moment they arrive. A model that fails to load, runs out of memory,
+stream back through a Pipe and are stored the moment they arrive. A model's process is started before the model
+is known (see bench.worker): the first one when the run starts (the CLI starts it before it opens the database),
+the next one as soon as the previous model's process has exited, so the seconds of torch and transformers imports
+overlap the parent's own work instead of following it. A model that fails to load, runs out of memory,
 crashes or times out is recorded with the reason, and the next model still runs. Ctrl-C stops the current model
 and keeps every finished result.
 
@@ -10,8 +13,10 @@ visibly inflates latency).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,20 +69,53 @@ def _describe_exit(exitcode: int | None) -> tuple[str, str]:
     return "failed", f"the process exited with status {exitcode} before reporting results"
 
 
-class _ModelProcess:
-    """One worker process and the pipe it reports through."""
+class WorkerProcess:
+    """One model's process, started before its job is known, and the pipes to it: `assign` hands it a job once
+    (a second model gets a fresh process). Stopping a process that never got a job costs nothing but its imports.
+    A context manager: leaving it stops the process if it is still there."""
 
-    def __init__(self, job: ModelJob, settings: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, backend: str = "transformers", threads: int | None = None) -> None:
         context = multiprocessing.get_context("spawn")
+        self.backend = backend
+        self.threads = threads
+        self.assigned = False
         self.connection, child_end = context.Pipe(duplex=False)
+        inbox, self._outbox = context.Pipe(duplex=False)
         self.process = context.Process(
             target=worker.main,
-            args=(child_end, {"job": job.to_dict(), "settings": settings, **(extra or {})}),
-            name=f"bench-{job.model_id}"[:60],
+            args=(child_end, inbox, {"backend": backend, "threads": threads}),
+            name="bench-worker",
             daemon=True,
         )
         self.process.start()
         child_end.close()
+        inbox.close()
+
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def fits(self, backend: str, threads: int | None) -> bool:
+        """Whether this process can take a job of a run with these settings (it set its threads at start)."""
+        return not self.assigned and self.backend == backend and self.threads == threads
+
+    def assign(self, job: ModelJob, settings: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+        """Send the job. Pickled here (an error surfaces in the parent), written by a short-lived thread: a payload
+        larger than the pipe's buffer (an evaluation set) would otherwise block until the child has finished its
+        imports, and the timeout must count from now."""
+        from multiprocessing.reduction import ForkingPickler
+
+        self.assigned = True
+        data = bytes(ForkingPickler.dumps({"job": job.to_dict(), "settings": settings, **(extra or {})}))
+        self.process.name = f"bench-{job.model_id}"[:60]
+
+        def write() -> None:
+            with contextlib.suppress(OSError, ValueError):  # the child died or was stopped: its sentinel tells
+                self._outbox.send_bytes(data)
+
+        threading.Thread(target=write, name="bench-job-sender", daemon=True).start()
 
     def messages(self, timeout_s: float) -> Any:
         """Yield the child's messages; ends on EOF. Raises TimeoutError at the deadline. Blocks, never polls."""
@@ -107,6 +145,7 @@ class _ModelProcess:
             self.process.kill()
         self.process.join(timeout=10)
         self.connection.close()
+        self._outbox.close()
         return self.process.exitcode
 
 
@@ -118,33 +157,44 @@ def run_benchmark(
     backend: str = "transformers",
     on_event: Event | None = None,
     peak_gflops: dict[str, float] | None = None,
+    worker_process: WorkerProcess | None = None,
 ) -> RunOutcome:
     """Benchmark every model of `spec`; results are stored in `db` (the configured database when None) as they
-    arrive, unless store=False."""
+    arrive, unless store=False. `worker_process`: one started earlier (by the caller, before its own setup) for the
+    first model; it is stopped when it does not fit the run's backend and threads."""
     from catalog import hardware
 
+    if worker_process is not None and not worker_process.fits(backend, spec.threads):
+        worker_process.stop()
+        worker_process = None
+    spare: WorkerProcess | None = worker_process or WorkerProcess(backend=backend, threads=spec.threads)
     emit: Event = on_event or (lambda *args, **kwargs: None)
-    hardware_facts = hardware.fingerprint()
-    software = hardware.software() | {"threads": spec.threads, "dtype": spec.dtype, "device": spec.device}
-    if peak_gflops is None:
-        cached = hardware.cached_peaks(spec.device, spec.threads)
-        peak_gflops = dict(cached["gflops"]) if cached else {}
-    task = spec.task
-    database = None
-    if store:
-        from bench import store as result_store
-        from catalog.db import open_database
+    try:
+        hardware_facts = hardware.fingerprint()
+        software = hardware.software() | {"threads": spec.threads, "dtype": spec.dtype, "device": spec.device}
+        if peak_gflops is None:
+            cached = hardware.cached_peaks(spec.device, spec.threads)
+            peak_gflops = dict(cached["gflops"]) if cached else {}
+        task = spec.task
+        database = None
+        if store:
+            from bench import store as result_store
+            from catalog.db import open_database
 
-        database = db or open_database()
-        if task:
-            from catalog.queries import resolve_task
+            database = db or open_database()
+            if task:
+                from catalog.queries import resolve_task
 
-            with database.session() as session:
-                task = resolve_task(session, task)
-        options = spec.to_dict() | {"task": task, "backend": backend, "peak_gflops": peak_gflops}
-        run_id: int | None = result_store.start_run(database, options, hardware_facts, software)
-    else:
-        run_id = None
+                with database.session() as session:
+                    task = resolve_task(session, task)
+            options = spec.to_dict() | {"task": task, "backend": backend, "peak_gflops": peak_gflops}
+            run_id: int | None = result_store.start_run(database, options, hardware_facts, software)
+        else:
+            run_id = None
+    except BaseException:
+        if spare is not None:
+            spare.stop()
+        raise
     outcome = RunOutcome(run_id, hardware=hardware_facts, software=software)
     memory_limit = spec.memory_limit_mb or _default_memory_limit_mb()
     settings = {
@@ -207,11 +257,16 @@ def run_benchmark(
                     model_settings = settings | {"evaluation": spec.evaluation.to_dict()}
                 except CatalogError as exc:
                     record_eval(job, "failed", str(exc))
-            _run_one(job, spec, model_settings, record, record_all, emit, outcome, database, run_id, extra,
+            child, spare = spare or WorkerProcess(backend=backend, threads=spec.threads), None
+            _run_one(child, job, spec, model_settings, record, record_all, emit, outcome, database, run_id, extra,
                      record_eval if extra else None, evaluations)  # fmt: skip
+            if index + 1 < len(spec.models):  # the next model's imports overlap resolving it
+                spare = WorkerProcess(backend=backend, threads=spec.threads)
     except KeyboardInterrupt:
         outcome.status = "interrupted"
     finally:
+        if spare is not None:
+            spare.stop()
         if database is not None and run_id is not None:
             from bench import store as result_store
 
@@ -220,6 +275,7 @@ def run_benchmark(
 
 
 def _run_one(
+    child: WorkerProcess,
     job: ModelJob,
     spec: BenchSpec,
     settings: dict[str, Any],
@@ -235,7 +291,7 @@ def _run_one(
 ) -> None:
     pending = list(job.shapes)
     eval_pending = record_eval is not None
-    child = _ModelProcess(job, settings, extra)
+    child.assign(job, settings, extra)
     finished = False
 
     def fail_eval(status: str, error: str) -> None:
@@ -283,6 +339,9 @@ def _run_one(
         child.stop()
         record_all(job, pending, "interrupted", "interrupted (Ctrl-C) before this shape finished")
         fail_eval("interrupted", "interrupted (Ctrl-C) before the evaluation finished")
+        raise
+    except BaseException:
+        child.stop()
         raise
     exitcode = child.stop()
     if (pending or eval_pending) and not finished:

@@ -1,6 +1,11 @@
-"""The process one model runs in: load, then measure each shape, streaming every result to the parent as soon as
-it exists. Started by bench.runner with the "spawn" context, so it shares no state (threads, allocator, CUDA
-context) with the parent or the other models.
+"""The process one model runs in: prepare the runtime, receive the job, load, then measure each shape, streaming
+every result to the parent as soon as it exists. Started by bench.runner with the "spawn" context, so it shares no
+state (threads, allocator, CUDA context) with the parent or the other models.
+
+The parent starts it before it knows the model: `startup` (backend and threads) is enough to set the thread count
+and import the backend's libraries (torch, transformers and its modeling core: seconds), which then overlaps the
+parent's own setup (database, fingerprint, resolving the model). The job (model, shapes, settings) follows through
+`inbox`; a worker whose inbox closes without a job exits quietly.
 
 Messages to the parent (dicts through a Pipe): hello (software), loaded (load time and memory), result (one
 BenchResult per shape), failed (the model cannot go on: status + reason), done. The memory guard reports
@@ -31,21 +36,29 @@ def _is_oom(exc: BaseException) -> bool:
     return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
 
 
-def main(conn: Any, payload: dict[str, Any]) -> None:
-    """Entry point of the worker process."""
+def main(conn: Any, inbox: Any, startup: dict[str, Any]) -> None:
+    """Entry point of the worker process: `conn` carries messages to the parent, `inbox` the job from it."""
     lock = threading.Lock()
 
     def send(message: dict[str, Any]) -> None:
         with lock:
             conn.send(message)
 
-    settings = payload["settings"]
-    threads = settings.get("threads")
+    threads = startup.get("threads")
     if threads:  # before any library reads them
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[name] = str(threads)
     try:
-        _run(send, payload)
+        backend_cls = backend_class(startup.get("backend", "transformers"))
+        software = backend_cls.prepare_runtime(threads)
+        send({"kind": "hello", "software": software, "pid": os.getpid()})
+        try:
+            payload = inbox.recv()
+        except (EOFError, OSError):
+            return  # the parent had no job for this process
+        finally:
+            inbox.close()
+        _run(send, backend_cls, payload)
     except KeyboardInterrupt:
         pass
     except BaseException as exc:
@@ -56,8 +69,19 @@ def main(conn: Any, payload: dict[str, Any]) -> None:
             conn.close()
 
 
-def _run(send: Any, payload: dict[str, Any]) -> None:
+def backend_class(name: str) -> Any:
+    """A registered backend, or "module:attr" for one outside the registry (tests, plug-ins)."""
     from bench.backends import BACKENDS, get_backend
+
+    if name in BACKENDS:
+        return get_backend(name)
+    import importlib
+
+    module, _, attr = name.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _run(send: Any, backend_cls: Any, payload: dict[str, Any]) -> None:
     from bench.flops import flops_per_forward
     from bench.inputs import fit_shape
     from bench.latency import Latency, StoppingRule, measure
@@ -67,16 +91,6 @@ def _run(send: Any, payload: dict[str, Any]) -> None:
 
     settings = payload["settings"]
     job = ModelJob(**{**payload["job"], "shapes": tuple(tuple(s) for s in payload["job"]["shapes"])})
-    backend_name = settings.get("backend", "transformers")
-    if backend_name in BACKENDS:
-        backend_cls = get_backend(backend_name)
-    else:  # "module:attr", for backends outside the registry (tests)
-        import importlib
-
-        module, _, attr = backend_name.partition(":")
-        backend_cls = getattr(importlib.import_module(module), attr)
-    send({"kind": "hello", "software": backend_cls.prepare_runtime(settings.get("threads")), "pid": os.getpid()})
-
     limit = settings.get("memory_limit_mb")
 
     def on_exceed(rss_mb: float) -> None:

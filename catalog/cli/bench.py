@@ -272,35 +272,39 @@ def run_command(
     elif limit is not None or label_map:
         raise UsageError("--limit and --label-map apply to an evaluation: add --eval SET or --eval-file PATH.")
 
-    db = open_db(db_url)
-    chosen = list(models)
-    if top is not None:
-        if not task:
-            raise UsageError("--top needs --task: e.g. catalog bench run --task ner --top 3.")
-        if top <= 0:
-            raise UsageError(f"--top must be positive, not {top}.")
-        from catalog.recommend import recommend
+    from bench.runner import WorkerProcess
 
-        chosen += [rec.model.id for rec in recommend(task=task, limit=top, db=db)]
-    spec = BenchSpec(
-        models=tuple(dict.fromkeys(chosen)),
-        task=task,
-        batch_sizes=parse_int_list(batch_sizes, "--batch-sizes"),
-        seq_lens=parse_int_list(seq_lens, "--seq-lens"),
-        device=device,
-        dtype=dtype,
-        threads=threads,
-        no_weights=no_weights,
-        budget_s=budget_s,
-        timeout_s=timeout_s,
-        memory_limit_mb=memory_limit_mb,
-        new_tokens=new_tokens,
-        allow_pickle=allow_pickle,
-        trust_remote_code=trust_remote_code,
-        evaluation=evaluation,
-        tokenizer=tokenizer,
-    )
-    outcome = _run_with_progress(spec, db)
+    # The first model's process starts now: its imports (seconds) overlap opening the database and resolving models.
+    with WorkerProcess(threads=threads if threads and threads > 0 else None) as worker_process:
+        db = open_db(db_url)
+        chosen = list(models)
+        if top is not None:
+            if not task:
+                raise UsageError("--top needs --task: e.g. catalog bench run --task ner --top 3.")
+            if top <= 0:
+                raise UsageError(f"--top must be positive, not {top}.")
+            from catalog.recommend import recommend
+
+            chosen += [rec.model.id for rec in recommend(task=task, limit=top, db=db)]
+        spec = BenchSpec(
+            models=tuple(dict.fromkeys(chosen)),
+            task=task,
+            batch_sizes=parse_int_list(batch_sizes, "--batch-sizes"),
+            seq_lens=parse_int_list(seq_lens, "--seq-lens"),
+            device=device,
+            dtype=dtype,
+            threads=threads,
+            no_weights=no_weights,
+            budget_s=budget_s,
+            timeout_s=timeout_s,
+            memory_limit_mb=memory_limit_mb,
+            new_tokens=new_tokens,
+            allow_pickle=allow_pickle,
+            trust_remote_code=trust_remote_code,
+            evaluation=evaluation,
+            tokenizer=tokenizer,
+        )
+        outcome = _run_with_progress(spec, db, worker_process)
     rows = outcome.to_output()
     if fmt == "json":
         from catalog.output import render_json
@@ -323,7 +327,7 @@ def run_command(
         sys.exit(1)
 
 
-def _run_with_progress(spec: Any, db: Any) -> Any:
+def _run_with_progress(spec: Any, db: Any, worker_process: Any = None) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -345,7 +349,7 @@ def _run_with_progress(spec: Any, db: Any) -> Any:
             elif kind == "result":
                 progress.advance(bar)
 
-        return run_benchmark(spec, db=db, on_event=on_event)
+        return run_benchmark(spec, db=db, on_event=on_event, worker_process=worker_process)
 
 
 @bench_group.command("list")

@@ -96,3 +96,27 @@ def test_ctrl_c_keeps_every_finished_result(tmp_path: Path) -> None:
         kept = [(r.model_id, r.status) for r in session.scalars(select(BenchmarkResult).order_by(BenchmarkResult.id))]
         assert kept == statuses
     db.dispose()
+
+
+def test_a_worker_started_before_the_run_takes_the_first_model(tmp_path: Path) -> None:
+    """The CLI starts the first model's process before it opens the database; the run hands it the first job and
+    starts a fresh process for every further model."""
+    from bench.runner import WorkerProcess
+
+    spec = _spec("fake:ok", "fake:ok2", batch_sizes=(1,))
+    with WorkerProcess(backend=FAKE_BACKEND) as early:
+        outcome = run_benchmark(spec, store=False, backend=FAKE_BACKEND, worker_process=early)
+        assert early.assigned and not early.process.is_alive()  # it took the first model's job, and is gone
+    assert [(r.model_id, r.status) for r in outcome.results] == [("fake:ok", "ok"), ("fake:ok2", "ok")]
+
+
+def test_a_started_worker_without_a_job_or_with_other_threads_is_stopped() -> None:
+    from bench.runner import WorkerProcess
+
+    idle = WorkerProcess(backend=FAKE_BACKEND)
+    assert idle.stop() is not None and not idle.process.is_alive()
+    other = WorkerProcess(backend=FAKE_BACKEND, threads=3)
+    outcome = run_benchmark(_spec("fake:ok", batch_sizes=(1,)), store=False, backend=FAKE_BACKEND,
+                            worker_process=other)  # fmt: skip
+    assert not other.assigned and not other.process.is_alive()
+    assert [r.status for r in outcome.results] == ["ok"]
