@@ -208,14 +208,18 @@ def measure(
     *,
     clock: Callable[[], int] = time.perf_counter_ns,
     on_sample: Callable[[LatencyTracker], None] | None = None,
+    between: Callable[[], Any] | None = None,
 ) -> Latency:
     """Warm up, then time `step()` until the stopping rule is met. `step` must finish its work before returning
-    (synchronise the device inside it)."""
+    (synchronise the device inside it). `between()` runs after every iteration, outside the timed region (the
+    memory guard's check)."""
     started = clock()
     budget_ns = rule.budget_s * 1e9
     warmup_deadline = started + budget_ns * rule.warmup_fraction
     for _ in range(rule.warmup_iterations):
         step()
+        if between is not None:
+            between()
         if clock() >= warmup_deadline:
             break
     tracker = LatencyTracker()
@@ -225,6 +229,8 @@ def measure(
         step()
         end = clock()
         tracker.add((end - begin) / NS_PER_MS)
+        if between is not None:
+            between()
         if on_sample is not None:
             on_sample(tracker)
         n = len(tracker.samples_ms)

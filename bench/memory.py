@@ -1,19 +1,24 @@
 """Memory: peak RSS above the pre-load baseline, per phase (load, inference), and a guard that stops a process
 before it takes the machine down.
 
-A psutil sampling thread reads RSS every `interval_s` (every `inference_interval_s` during timed inference
-phases, where a 100 Hz thread would compete with the model's threads for the CPU and the GIL on a small machine);
-on Linux the kernel's own high-water mark (VmHWM in /proc/self/status, reset per phase through
-/proc/self/clear_refs) catches spikes between two samples, and the larger of the two is reported. The same
-thread is the memory guard: above `limit_mb` it calls `on_exceed`
-(the worker reports "oom" to its parent and exits).
+A psutil sampling thread reads RSS every `interval_s`; on Linux the kernel's own high-water mark (VmHWM in
+/proc/self/status, reset per phase through /proc/self/clear_refs) catches spikes between two samples, and the
+larger of the two is reported. The same thread is the memory guard: above `limit_mb` it calls `on_exceed` (the
+worker reports "oom" to its parent and exits).
+
+Around a timed loop (`quiet()`) the thread does not wake up at all where the kernel keeps the high-water mark: a
+wake-up takes the GIL and a core away from the model's threads in the middle of a timed iteration. The caller runs
+`check()` between iterations instead, outside the timed region, so the guard still holds at every iteration
+boundary (and the kernel's OOM killer, which the parent reports as "oom", remains the backstop within one).
+Without the kernel's mark (not Linux) the thread keeps sampling, every `inference_interval_s`.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +77,8 @@ class MemoryMonitor:
         self._peaks: dict[str, int] = {"start": self.baseline}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._awake = threading.Event()  # cleared while quiet(): the thread waits on it instead of sampling
+        self._awake.set()
         self._thread = threading.Thread(target=self._run, name="memory-monitor", daemon=True)
 
     def __enter__(self) -> MemoryMonitor:
@@ -83,6 +90,7 @@ class MemoryMonitor:
 
     def stop(self) -> None:
         self._stop.set()
+        self._awake.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=1)
 
@@ -95,13 +103,32 @@ class MemoryMonitor:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            try:
-                rss = self._sample()
-            except Exception:  # the process is exiting
+            self._awake.wait()
+            if self._stop.is_set() or not self.check():
                 return
-            if self.limit_mb is not None and rss / MB > self.limit_mb and self.on_exceed is not None:
-                self.on_exceed(rss / MB)
-                return
+
+    def check(self) -> bool:
+        """Sample RSS now and apply the guard; False when the limit was passed (after `on_exceed`) or the process
+        is exiting."""
+        try:
+            rss = self._sample()
+        except Exception:  # the process is exiting
+            return False
+        if self.limit_mb is not None and rss / MB > self.limit_mb and self.on_exceed is not None:
+            self.on_exceed(rss / MB)
+            return False
+        return True
+
+    @contextmanager
+    def quiet(self) -> Iterator[None]:
+        """Around a timed loop: no wake-ups from the sampling thread where the kernel keeps the peak (Linux); call
+        `check()` between iterations."""
+        if self._kernel:
+            self._awake.clear()
+        try:
+            yield
+        finally:
+            self._awake.set()
 
     def phase(self, name: str) -> None:
         """Close the current phase (folding in the kernel's high-water mark) and start `name`."""

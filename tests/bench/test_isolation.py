@@ -120,3 +120,35 @@ def test_a_started_worker_without_a_job_or_with_other_threads_is_stopped() -> No
                             worker_process=other)  # fmt: skip
     assert not other.assigned and not other.process.is_alive()
     assert [r.status for r in outcome.results] == ["ok"]
+
+
+def test_the_memory_sampler_sleeps_through_timed_iterations() -> None:
+    """Inside quiet() the sampling thread does not wake (where the kernel keeps the peak); check() still guards."""
+    from bench.memory import MemoryMonitor
+
+    exceeded: list[float] = []
+    monitor = MemoryMonitor(interval_s=0.001, limit_mb=1e9, on_exceed=exceeded.append)
+    calls = 0
+    sample = monitor._sample
+
+    def counting() -> int:
+        nonlocal calls
+        calls += 1
+        return sample()
+
+    monitor._sample = counting  # type: ignore[method-assign]
+    with monitor:
+        time.sleep(0.05)
+        assert calls > 5
+        with monitor.quiet():
+            time.sleep(0.01)  # a sample already under way may finish
+            before = calls
+            time.sleep(0.1)
+            woke = calls - before
+            monitor.limit_mb = 1
+            assert not monitor.check()
+        monitor.limit_mb = 1e9
+        time.sleep(0.05)
+        assert calls > before + woke + 1  # sampling again
+    assert woke == (0 if monitor._kernel else woke)
+    assert len(exceeded) == 1

@@ -144,6 +144,20 @@ def test_warmup_is_capped_at_ten_percent_of_the_budget() -> None:
     assert clock.steps == 1 + 10  # one 400 ms warm-up iteration already passed 10% of 2 s
 
 
+def test_work_between_iterations_is_not_timed() -> None:
+    clock = FakeClock([10.0] * 100)
+    calls: list[int] = []
+
+    def between() -> None:  # the memory guard's check: 5 ms each, outside the timed region
+        calls.append(clock.steps)
+        clock.now += 5_000_000
+
+    latency = measure(clock.step, StoppingRule(budget_s=60, min_iterations=10, warmup_iterations=2), clock=clock,
+                      between=between)  # fmt: skip
+    assert latency.samples_ms == (10.0,) * 10
+    assert calls == list(range(1, 13))  # after each of the 2 warm-up and 10 timed iterations
+
+
 def test_tracker_context_manager_keeps_raw_samples() -> None:
     tracker = LatencyTracker()
     for _ in range(7):
