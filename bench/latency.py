@@ -1,5 +1,9 @@
 """Latency: a tracker that keeps every raw sample, adaptive stopping, and statistics computed in one constructor.
 
+Warm-up: at most `warmup_iterations`, and it ends as soon as an iteration is no more than `warmup_tolerance`
+faster than the one before it (the timings stopped falling: on this machine bert-base's first call is only 5-10%
+slower than the rest), or when it has used its share of the budget.
+
 Stopping rule: after warm-up, keep iterating until the distribution-free 95% confidence interval of the median
 (two order statistics chosen from the Binomial(n, 1/2) distribution, so no normality is assumed) lies within
 ±`target_rel` of the median, with at least `min_iterations` samples; the time budget caps it. A result that ran
@@ -162,7 +166,8 @@ class StoppingRule:
     confidence: float = 0.95
     min_iterations: int = 10
     max_iterations: int = 100_000
-    warmup_iterations: int = 3
+    warmup_iterations: int = 3  # at most; fewer once the timings stop falling (warmup_tolerance)
+    warmup_tolerance: float = 0.05  # an iteration no more than this much faster than the previous one ends warm-up
     warmup_fraction: float = 0.10  # warm-up never takes more than this share of the budget (but >= 1 iteration)
 
     def __post_init__(self) -> None:
@@ -176,6 +181,8 @@ class StoppingRule:
             raise ValueError("need 1 <= min_iterations <= max_iterations")
         if self.warmup_iterations < 0:
             raise ValueError("warmup_iterations cannot be negative")
+        if not 0 <= self.warmup_tolerance < 1:
+            raise ValueError(f"warmup_tolerance must be within [0, 1), not {self.warmup_tolerance}")
 
 
 @dataclass
@@ -216,12 +223,16 @@ def measure(
     started = clock()
     budget_ns = rule.budget_s * 1e9
     warmup_deadline = started + budget_ns * rule.warmup_fraction
+    previous = math.inf
     for _ in range(rule.warmup_iterations):
+        begin = clock()
         step()
+        end = clock()
         if between is not None:
             between()
-        if clock() >= warmup_deadline:
+        if end >= warmup_deadline or end - begin >= (1 - rule.warmup_tolerance) * previous:
             break
+        previous = end - begin
     tracker = LatencyTracker()
     deadline = started + budget_ns
     while True:

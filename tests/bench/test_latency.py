@@ -101,12 +101,22 @@ class FakeClock:
 
 
 def test_stable_timings_stop_at_the_minimum_iterations() -> None:
-    clock = FakeClock([50.0] * 3 + [10.0] * 1000)  # warm-up is slow and must not count
+    clock = FakeClock([50.0, 30.0, 20.0] + [10.0] * 1000)  # warm-up is slow and must not count
     latency = measure(clock.step, StoppingRule(budget_s=60, min_iterations=10, warmup_iterations=3), clock=clock)
     assert latency.iterations == 10
     assert clock.steps == 13
     assert latency.p50 == 10.0
     assert latency.converged
+
+
+def test_warmup_ends_once_the_timings_stop_falling() -> None:
+    clock = FakeClock([10.4, 10.0] + [10.0] * 1000)  # the second call is less than 5% faster than the first
+    latency = measure(clock.step, StoppingRule(budget_s=60, min_iterations=10, warmup_iterations=5), clock=clock)
+    assert clock.steps == 2 + 10
+    assert latency.samples_ms == (10.0,) * 10
+    clock = FakeClock([30.0, 20.0, 15.0] + [10.0] * 1000)  # still falling fast: up to the cap
+    measure(clock.step, StoppingRule(budget_s=60, min_iterations=10, warmup_iterations=3), clock=clock)
+    assert clock.steps == 3 + 10
 
 
 def test_noisy_timings_run_until_the_interval_is_within_two_percent() -> None:
