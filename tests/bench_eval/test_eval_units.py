@@ -1,5 +1,5 @@
 """Pieces of the accuracy harness against independent computations: bootstrap shortcuts vs the metric library,
-option parsing and validation, refusals. No models."""
+option parsing and validation, refusals, batching. No models."""
 
 from __future__ import annotations
 
@@ -89,3 +89,16 @@ def test_length_batches_cover_every_example_once_longest_first() -> None:
     batches = list(length_batches(lengths, 2))
     assert sorted(i for b in batches for i in b) == [0, 1, 2, 3, 4]
     assert batches[0] == [2, 4] and all(len(b) <= 2 for b in batches)
+
+
+def test_length_batches_trade_padding_against_the_number_of_batches() -> None:
+    def shape(batches: list[list[int]], lengths: list[int]) -> list[tuple[int, int]]:
+        return [(len(b), max(lengths[i] for i in b)) for b in batches]
+
+    mixed = [10] * 5 + [3] * 5  # chunks of 8 would pad three 3-token inputs to 10 (21 tokens; a batch costs 16)
+    assert shape(list(length_batches(mixed, 8)), mixed) == [(5, 10), (5, 3)]
+    assert shape(list(length_batches(mixed, 10)), mixed) == [(5, 10), (5, 3)]
+    assert shape(list(length_batches(mixed, 10, overhead_tokens=100)), mixed) == [(10, 10)]
+    same = [7] * 10
+    assert shape(list(length_batches(same, 4)), same) == [(4, 7), (4, 7), (2, 7)]
+    assert list(length_batches([], 4)) == []
