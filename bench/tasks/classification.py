@@ -18,6 +18,7 @@ from bench.tasks.common import (
     no_grad_forward,
     pad_features,
     pad_id_of,
+    prepacked_linear_layers,
 )
 
 
@@ -60,11 +61,13 @@ def label_mapping(config: dict[str, Any], dataset: tuple[str, ...], label_map: d
 def classify(
     backend: Any, texts: list[str], pairs: list[str] | None, batch_size: int, watch: Stopwatch
 ) -> tuple[list[int], int]:
-    """Argmax class ids in the order of `texts` (batched by length), and the longest input length."""
+    """Argmax class ids in the order of `texts`, and the longest input length: one tokenizer call for the whole
+    set, batches cut by token length (bench.tasks.common.length_batches) and the linear layers prepacked for
+    oneDNN on CPU (prepacked_linear_layers), all inside `watch`."""
     tokenizer = load_tokenizer(backend)
     limit = max_input_length(backend, tokenizer)
     predictions = [0] * len(texts)
-    with watch:
+    with watch, prepacked_linear_layers(backend.model, backend.device):
         encoded = (
             tokenizer(texts, pairs, truncation=True, max_length=limit)
             if pairs

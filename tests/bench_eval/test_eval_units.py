@@ -1,5 +1,5 @@
 """Pieces of the accuracy harness against independent computations: bootstrap shortcuts vs the metric library,
-option parsing and validation, refusals, batching. No models."""
+option parsing and validation, refusals, batching and the prepacked linear layers. No pretrained models."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from bench.metrics import bootstrap_ci_statistic, macro_f1, seqeval_scores
 from bench.spec import BenchSpec, EvalSpec, parse_label_map
 from bench.tasks import data_task_for, get_runner
 from bench.tasks.classification import label_mapping, macro_f1_ci
-from bench.tasks.common import EvaluationError, length_batches, ratio_ci
+from bench.tasks.common import EvaluationError, length_batches, prepacked_linear_layers, ratio_ci
 from bench.tasks.token_classification import entity_counts
 from catalog.errors import UsageError
+from tests.bench.helpers import require
 
 
 def test_label_map_parsing() -> None:
@@ -102,3 +103,23 @@ def test_length_batches_trade_padding_against_the_number_of_batches() -> None:
     same = [7] * 10
     assert shape(list(length_batches(same, 4)), same) == [(4, 7), (4, 7), (2, 7)]
     assert list(length_batches([], 4)) == []
+
+
+def test_prepacked_linear_layers_agree_with_plain_ones_and_are_undone() -> None:
+    torch = require("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.GELU(), torch.nn.Linear(64, 4, bias=False))
+    x = torch.randn(3, 5, 16)
+    with torch.inference_mode():
+        plain = model(x)
+        with prepacked_linear_layers(model, "cpu") as packed:
+            fast = model(x)
+            patched = ["forward" in layer.__dict__ for layer in (model[0], model[2])]
+        after = model(x)
+    if torch.backends.mkldnn.is_available():
+        assert packed == 2 and patched == [True, True]
+    assert torch.allclose(fast, plain, atol=1e-5) and torch.equal(after, plain)
+    assert not any("forward" in layer.__dict__ for layer in model)
+    for device, dtype in (("cuda", torch.float32), ("cpu", torch.float64)):
+        with prepacked_linear_layers(model.to(dtype), device) as packed:
+            assert packed == 0
