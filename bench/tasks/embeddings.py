@@ -27,6 +27,7 @@ from bench.tasks.common import (
     no_grad_forward,
     pad_features,
     pad_id_of,
+    prepacked_linear_layers,
 )
 
 FOLDS = 5
@@ -73,7 +74,7 @@ def embed(backend: Any, texts: list[str], batch_size: int, watch: Stopwatch) -> 
     limit = max_input_length(backend, tokenizer)
     mode, normalise = pooling_of(backend.job.path)
     rows: list[Any] = [None] * len(texts)
-    with watch:
+    with watch, prepacked_linear_layers(backend.model, backend.device):
         encoded = tokenizer(texts, truncation=True, max_length=limit)
         features = [{k: encoded[k][i] for k in encoded} for i in range(len(texts))]
         lengths = [len(f["input_ids"]) for f in features]

@@ -21,6 +21,7 @@ from bench.tasks.common import (
     no_grad_forward,
     pad_features,
     pad_id_of,
+    prepacked_linear_layers,
 )
 
 MAX_LENGTH = 384
@@ -55,7 +56,7 @@ def evaluate(backend: Any, evalset: Any, spec: Any) -> EvalOutcome:
     pad_right = tokenizer.padding_side == "right"
     watch = Stopwatch(backend.device)
     best: list[tuple[float, str]] = [(float("-inf"), "")] * len(examples)
-    with watch:
+    with watch, prepacked_linear_layers(backend.model, backend.device):
         questions = [e.question.lstrip() for e in examples]
         contexts = [e.context for e in examples]
         encoded = tokenizer(

@@ -23,6 +23,7 @@ from bench.tasks.common import (
     no_grad_forward,
     pad_features,
     pad_id_of,
+    prepacked_linear_layers,
     ratio_ci,
 )
 
@@ -36,7 +37,7 @@ def predict_tags(
     limit = max_input_length(backend, tokenizer)
     labels = model_labels(backend.config)
     predictions: list[list[str]] = [["O"] * len(s) for s in sentences]
-    with watch:
+    with watch, prepacked_linear_layers(backend.model, backend.device):
         encoded = tokenizer(sentences, is_split_into_words=True, truncation=True, max_length=limit)
         features = [{k: encoded[k][i] for k in encoded} for i in range(len(sentences))]
         word_ids = [encoded.word_ids(i) for i in range(len(sentences))]

@@ -20,6 +20,7 @@ from bench.tasks.common import (
     no_grad_forward,
     pad_features,
     pad_id_of,
+    prepacked_linear_layers,
 )
 from bench.tasks.embeddings import embed
 
@@ -40,7 +41,7 @@ def _nli(backend: Any, texts: list[str], labels: list[str], batch_size: int, wat
     limit = max_input_length(backend, tokenizer)
     hypotheses = [TEMPLATE.format(label) for label in labels]
     scores = torch.zeros(len(texts), len(labels))
-    with watch:
+    with watch, prepacked_linear_layers(backend.model, backend.device):
         premises = [t for t in texts for _ in labels]
         pairs = [h for _ in texts for h in hypotheses]
         encoded = tokenizer(premises, pairs, truncation="only_first", max_length=limit)
