@@ -54,7 +54,7 @@ class RunOutcome:
 def _default_memory_limit_mb() -> float:
     import psutil
 
-    return psutil.virtual_memory().available / 2**20 * DEFAULT_MEMORY_FRACTION
+    return float(psutil.virtual_memory().available) / 2**20 * DEFAULT_MEMORY_FRACTION
 
 
 def _describe_exit(exitcode: int | None) -> tuple[str, str]:
