@@ -216,7 +216,7 @@ def prepacked_linear_layers(model: Any, device: str) -> Iterator[int]:
     difference 1e-7 there); call it under inference_mode, as the packed layers record no gradient."""
     import torch
 
-    linears = [m for m in model.modules() if type(m) is torch.nn.Linear]
+    linears: list[Any] = [m for m in model.modules() if type(m) is torch.nn.Linear]
     if not _can_prepack(linears, device):
         yield 0
         return
@@ -245,7 +245,7 @@ def _can_prepack(linears: list[Any], device: str) -> bool:
     import psutil
     import torch
 
-    if device != "cpu" or not linears or not torch.backends.mkldnn.is_available():
+    if device != "cpu" or not linears or not torch.backends.mkldnn.is_available():  # type: ignore[no-untyped-call]
         return False
     if any(layer.weight.dtype != torch.float32 or layer.weight.device.type != "cpu" for layer in linears):
         return False
