@@ -136,7 +136,10 @@ class MemoryMonitor:
         with self._lock:
             self._phase = name
             self._peaks[name] = int(self._process.memory_info().rss)
-        self.interval_s = self.inference_interval_s if name.startswith("infer") else self._load_interval_s
+        # Model phases ("infer ...", "eval") sample slowly: a wake-up takes the GIL and a core from the model's
+        # threads, and the kernel's high-water mark catches what happens between two samples.
+        running_model = name.startswith(("infer", "eval"))
+        self.interval_s = self.inference_interval_s if running_model else self._load_interval_s
         if self._kernel:
             _reset_kernel_peak()
 
