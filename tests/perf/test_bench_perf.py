@@ -1,6 +1,7 @@
 """The harness against a bare timing loop, on bert-base shapes (random weights, seq 128; batch 1 and 8; float32
 and bfloat16). Prints, per shape and dtype: the harness p50 (from `catalog bench run`, a fresh process per model)
-next to a bare `torch.inference_mode()` loop's p50 measured in this same run (goal: within 2%), the wall time
+next to a bare `torch.inference_mode()` loop's p50 measured in this same run (tests/perf/bare_loop.py, in a fresh
+process of its own) (goal: within 2%), the wall time
 from command start to the result at the ±2% interval (goal: under 5 s for batch 1), and achieved GFLOP/s against
 the calibrated matmul peak (`catalog hardware --calibrate`).
 
@@ -23,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,6 @@ from tests.conftest import require_shared
 SHAPES = [(1, 128), (8, 128)]
 DTYPES = ["float32", "bfloat16"]
 ROUNDS = {1: 4, 8: 3}  # harness runs per shape; one more bare loop than that brackets them
-BARE_ITERATIONS = {1: 20, 8: 10}
-WARMUP = 3
 
 
 def _catalog() -> list[str]:
@@ -51,45 +51,37 @@ def _load_average() -> str:
 
 
 class BareLoop:
-    """What an engineer would write by hand: build the model, warm up, time a loop under inference_mode, take the
-    median. One model per dtype, built once and reused by every round."""
+    """The bare loop (tests/perf/bare_loop.py) in a fresh process of its own, kept for the module: one model per
+    dtype, built once and reused by every round."""
 
     def __init__(self, config_path: Path) -> None:
-        import transformers
+        repo = Path(__file__).resolve().parents[2]
+        env = dict(os.environ) | {
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("bare_loop.py")), str(config_path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=repo,
+        )  # fmt: skip
+        self.threads = int(self._read().split()[1])
 
-        self.config = transformers.AutoConfig.from_pretrained(config_path)
-        self.models: dict[str, Any] = {}
-
-    def model(self, dtype_name: str) -> Any:
-        if dtype_name not in self.models:
-            import torch
-            import transformers
-            from transformers.initialization import no_init_weights
-
-            from bench.backends.transformers_backend import fill_random
-
-            with no_init_weights():
-                model = transformers.AutoModel.from_config(self.config)
-            fill_random(model)
-            self.models[dtype_name] = model.to(getattr(torch, dtype_name)).eval()
-        return self.models[dtype_name]
+    def _read(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the bare loop process exited ({self.process.wait()})")
+        return line.strip()
 
     def p50(self, batch: int, seq: int, dtype_name: str) -> float:
-        import torch
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{batch} {seq} {dtype_name}\n")
+        self.process.stdin.flush()
+        return float(self._read())
 
-        from bench.inputs import Shape, make_inputs
-
-        model = self.model(dtype_name)
-        inputs = make_inputs("feature-extraction", self.config.to_dict(), Shape(batch, seq))
-        samples = []
-        with torch.inference_mode():
-            for _ in range(WARMUP):
-                model(**inputs)
-            for _ in range(BARE_ITERATIONS[batch]):
-                start = time.perf_counter_ns()
-                model(**inputs)
-                samples.append((time.perf_counter_ns() - start) / 1e6)
-        return statistics.median(samples)
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
 
 
 def _harness(command: list[str], env: dict[str, str]) -> tuple[dict[str, Any], float]:
@@ -106,7 +98,7 @@ def _percent(a: float, b: float) -> float:
 
 
 @pytest.fixture(scope="module")
-def calibrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One data directory for the module, with this machine's matmul peak measured once."""
     require("torch")
     require("transformers")
@@ -124,7 +116,11 @@ def calibrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         + json.dumps({k: v["gflops"] for k, v in peaks.items()}),
         flush=True,
     )
-    return {"env": env, "config_path": config_path, "bare_loop": BareLoop(config_path)}
+    bare_loop = BareLoop(config_path)
+    try:
+        yield {"env": env, "config_path": config_path, "bare_loop": bare_loop}
+    finally:
+        bare_loop.close()
 
 
 @pytest.mark.perf
@@ -133,7 +129,6 @@ def calibrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_harness_against_a_bare_loop(
     calibrated: dict[str, Any], dtype: str, batch: int, seq: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import torch
 
     env, config_path, bare_loop = calibrated["env"], calibrated["config_path"], calibrated["bare_loop"]
 
@@ -176,5 +171,5 @@ def test_harness_against_a_bare_loop(
         f"[{min(paired):+.1f}%, {max(paired):+.1f}%] (goal ±2%) | wall to result median "
         f"{statistics.median(walls):5.2f} s, min {min(walls):5.2f} s{' (goal < 5 s)' if batch == 1 else ''} | "
         f"{row['achieved_gflops']:.0f} GFLOP/s{peak} | threads harness {software.get('torch_threads')}, bare "
-        f"{torch.get_num_threads()} | load average {load_before} -> {_load_average()}"
+        f"{bare_loop.threads} | load average {load_before} -> {_load_average()}"
     )
