@@ -1,9 +1,9 @@
 """The harness against a bare timing loop, on bert-base shapes (random weights, seq 128; batch 1 and 8; float32
 and bfloat16). Prints, per shape and dtype: the harness p50 (from `catalog bench run`, a fresh process per model)
-next to a bare `torch.inference_mode()` loop's p50 measured in this same run (tests/perf/bare_loop.py, in a fresh
-process of its own) (goal: within 2%), the wall time
-from command start to the result at the ±2% interval (goal: under 5 s for batch 1), and achieved GFLOP/s against
-the calibrated matmul peak (`catalog hardware --calibrate`).
+next to a bare `torch.inference_mode()` loop's p50 measured in this same run (tests/perf/bare_loop.py, also in a
+fresh process of its own; goal: within 2%), the wall time from command start to the result at the ±2% interval
+(goal: under 5 s for batch 1), and achieved GFLOP/s against the calibrated matmul peak (`catalog hardware
+--calibrate`).
 
 This VM's speed drifts by 6-12% over tens of seconds (and other processes come and go), so one harness run next to
 one bare loop compares two moments more than two loops. The comparison interleaves them: bare, harness, bare,
