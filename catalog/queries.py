@@ -52,7 +52,8 @@ class Executor(Protocol):
     def scalar(self, statement: Executable, /) -> Any: ...
 
 
-def _column(conn: Executor, statement: Executable) -> list[Any]:
+def first_column(conn: Executor, statement: Executable) -> list[Any]:
+    """The first column of every row of `statement`."""
     return [row[0] for row in conn.execute(statement)]
 
 
@@ -67,7 +68,7 @@ def resolve_task(conn: Executor, name: str) -> str:
     task_id = conn.scalar(select(task_aliases.c.task_id).where(task_aliases.c.alias == key))
     if task_id is not None:
         return str(task_id)
-    names = _column(conn, select(tasks.c.id)) + _column(conn, select(task_aliases.c.alias))
+    names = first_column(conn, select(tasks.c.id)) + first_column(conn, select(task_aliases.c.alias))
     raise UnknownTaskError(name, names)
 
 
@@ -87,7 +88,7 @@ def resolve_family(conn: Executor, name: str) -> str:
 
 def resolve_architecture(conn: Executor, name: str) -> str:
     key = name.strip().lower()
-    known = _column(conn, select(architectures.c.id))
+    known = first_column(conn, select(architectures.c.id))
     if key in known:
         return key
     raise UnknownArchitectureError(name, known)
@@ -95,7 +96,7 @@ def resolve_architecture(conn: Executor, name: str) -> str:
 
 def _resolve_license(conn: Executor, name: str) -> str:
     key = name.strip().lower()
-    known = set(_column(conn, select(models.c.license).distinct()))
+    known = set(first_column(conn, select(models.c.license).distinct()))
     if key in known:
         return key
     raise UnknownLicenseError(name, [k for k in known if k])
@@ -103,7 +104,7 @@ def _resolve_license(conn: Executor, name: str) -> str:
 
 def _resolve_language(conn: Executor, name: str) -> str:
     key = name.strip().lower()
-    known = set(_column(conn, select(model_languages.c.language).distinct()))
+    known = set(first_column(conn, select(model_languages.c.language).distinct()))
     if key in known:
         return key
     raise UnknownLanguageError(name, known)
@@ -154,9 +155,9 @@ def _task_records(conn: Executor, task_ids: list[str] | None = None) -> list[Tas
     ]
 
 
-def _architecture_records(conn: Executor, arch_ids: list[str] | None = None, with_tasks: bool = True) -> list[
-    ArchitectureRecord
-]:  # fmt: skip
+def _architecture_records(
+    conn: Executor, arch_ids: list[str] | None = None, with_tasks: bool = True
+) -> list[ArchitectureRecord]:
     query = select(architectures).order_by(architectures.c.position)
     if arch_ids is not None:
         query = query.where(architectures.c.id.in_(arch_ids))
@@ -211,26 +212,26 @@ def _model_types(conn: Executor) -> dict[Any, list[Any]]:
     )
 
 
+def _positioned(conn: Executor, value: Any, model_ids: list[str]) -> dict[Any, list[Any]]:
+    """model id -> the values of `value` (a column of a per-model child table), in the table's position order."""
+    table = value.table
+    return _grouped(
+        conn.execute(
+            select(table.c.model_id, value)
+            .where(table.c.model_id.in_(model_ids))
+            .order_by(table.c.model_id, table.c.position)
+        )
+    )
+
+
 def model_records(conn: Executor, ids: Sequence[str]) -> dict[str, ModelRecord]:
     """Full records (languages, tasks, reported metrics) for these model ids: four queries, whatever the count."""
     if not ids:
         return {}
     wanted = list(dict.fromkeys(ids))
     rows = conn.execute(select(models).where(models.c.id.in_(wanted))).all()
-    languages = _grouped(
-        conn.execute(
-            select(model_languages.c.model_id, model_languages.c.language)
-            .where(model_languages.c.model_id.in_(wanted))
-            .order_by(model_languages.c.model_id, model_languages.c.position)
-        )
-    )
-    task_ids = _grouped(
-        conn.execute(
-            select(model_tasks.c.model_id, model_tasks.c.task_id)
-            .where(model_tasks.c.model_id.in_(wanted))
-            .order_by(model_tasks.c.model_id, model_tasks.c.position)
-        )
-    )
+    languages = _positioned(conn, model_languages.c.language, wanted)
+    task_ids = _positioned(conn, model_tasks.c.task_id, wanted)
     reported: dict[str, list[ReportedMetricRecord]] = {}
     for r in conn.execute(
         select(reported_metrics).where(reported_metrics.c.model_id.in_(wanted)).order_by(reported_metrics.c.id)
@@ -325,7 +326,7 @@ def list_models(
         query = query.order_by(models.c.downloads.desc().nulls_last(), models.c.id)
         if limit:
             query = query.limit(limit)
-        ids = _column(conn, query)
+        ids = first_column(conn, query)
         records = _chunked_records(conn, ids)
         return [records[i] for i in ids]
 
@@ -348,8 +349,8 @@ def get_model(db: Database, model_id: str) -> ModelRecord:
             return model_records(conn, [folded])[folded]
         # Suggest among ids sharing the last path part, and the curated set; never scan a huge table.
         tail = model_id.split("/")[-1].lower()
-        pool = _column(conn, select(models.c.id).where(func.lower(models.c.id).like(f"%{tail[:4]}%")).limit(500))
-        pool += _column(conn, select(models.c.id).where(models.c.curated.is_(True)))
+        pool = first_column(conn, select(models.c.id).where(func.lower(models.c.id).like(f"%{tail[:4]}%")).limit(500))
+        pool += first_column(conn, select(models.c.id).where(models.c.curated.is_(True)))
         raise UnknownModelError(model_id, pool)
 
 
@@ -361,7 +362,7 @@ def task_detail(db: Database, name: str, top: int = 10) -> TaskDetail:
         archs.sort(key=lambda a: record.architectures.index(a.id))
         # Families: those with a model for this task, and those whose architecture suits it.
         with_models = set(
-            _column(
+            first_column(
                 conn,
                 select(models.c.family_id)
                 .where(models.c.id.in_(select(model_tasks.c.model_id).where(model_tasks.c.task_id == task_id)))

@@ -19,9 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bench.metrics import accuracy, cer, has_cjk, normalize_transcript, wer
-from bench.tasks.classification import label_mapping, macro_f1_ci, model_labels
-from bench.tasks.common import EvalOutcome, EvaluationError, Stopwatch, load_tokenizer, mean_ci, ratio_ci
+from bench.metrics import cer, has_cjk, normalize_transcript, wer
+from bench.tasks.classification import label_mapping, model_labels, score
+from bench.tasks.common import EvalOutcome, EvaluationError, Stopwatch, load_tokenizer, ratio_ci
 
 CER_LANGUAGES = ("zh", "ja", "ko", "th", "yue")  # no spaces between words: CER is the headline
 
@@ -312,17 +312,7 @@ def evaluate_audio_classification(backend: Any, evalset: Any, spec: Any) -> Eval
             raw[i] = label
     predicted = mapping.map_all([labels[i] for i in raw])
     references = [e.label for e in examples]
-    hits = [float(r == p) for r, p in zip(references, predicted, strict=True)]
-    from bench.metrics import macro_f1
-
-    metrics = {
-        "accuracy": accuracy(references, predicted),
-        "macro-f1": macro_f1(references, predicted, list(range(len(dataset)))),
-    }
-    ci = {
-        "accuracy": mean_ci(hits, spec.n_resamples, spec.seed),
-        "macro-f1": macro_f1_ci(references, predicted, len(dataset), spec.n_resamples, spec.seed),
-    }
+    metrics, ci = score(references, predicted, len(dataset), spec.n_resamples, spec.seed)
     rates = sorted({e.sampling_rate for e in examples if e.sampling_rate})
     notes = [f"labels mapped by {mapping.method}"]
     if rates and rates != [rate]:

@@ -18,7 +18,7 @@ from catalog.db.schema import benchmark_results, benchmark_runs, model_languages
 from catalog.db.schema import reported_metrics as reported_table
 from catalog.db.schema import tasks as tasks_table
 from catalog.errors import CatalogError, UnknownLanguageError, UnknownLicenseError, UsageError
-from catalog.queries import model_records, resolve_architecture, resolve_family, resolve_task
+from catalog.queries import first_column, model_records, resolve_architecture, resolve_family, resolve_task
 from catalog.recommend.constraints import MEMORY_OVERHEAD, Constraints, license_classes, license_known
 from catalog.recommend.scoring import COMPONENTS, LOWER_IS_BETTER, PROFILES, as_fraction, profile_weights
 from catalog.records import ModelRecord
@@ -162,10 +162,6 @@ class Recommendations:
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-def _column(conn: Connection, statement: Any) -> list[Any]:
-    return [row[0] for row in conn.execute(statement)]
 
 
 def _humanize(count: float) -> str:
@@ -344,7 +340,7 @@ def _clauses(conn: Connection, c: Constraints, measured_ids: set[str]) -> list[t
     if not c.include_gated:
         clauses.append(("gated models (add --include-gated)", models.c.gated.is_(False)))
     if c.licenses:
-        known = set(_column(conn, select(models.c.license).distinct())) | set(license_classes()["commercial-ok"])
+        known = set(first_column(conn, select(models.c.license).distinct())) | set(license_classes()["commercial-ok"])
         for name in c.licenses:
             if name not in known:
                 raise UnknownLicenseError(name, [k for k in known if k])
@@ -358,7 +354,8 @@ def _clauses(conn: Connection, c: Constraints, measured_ids: set[str]) -> list[t
             from catalog.hub.derive import _language_codes
 
             if code not in _language_codes():
-                known_languages = {str(x) for x in _column(conn, select(model_languages.c.language).distinct()) if x}
+                listed = first_column(conn, select(model_languages.c.language).distinct())
+                known_languages = {str(x) for x in listed if x}
                 raise UnknownLanguageError(code, known_languages | set(_language_codes()))
         subquery = select(model_languages.c.model_id).where(model_languages.c.language == code)
         clauses.append((f"--language {code}", models.c.id.in_(subquery)))
@@ -402,7 +399,7 @@ def _recommend(
     size_labels = [label for label, _ in clauses if label.startswith(("--max-params", "--max-memory", "--fits"))]
     if size_labels:
         others = [clause for label, clause in clauses if label not in size_labels]
-        no_params = _column(
+        no_params = first_column(
             conn,
             select(models.c.id)
             .where(in_task, models.c.params.is_(None), *others)
