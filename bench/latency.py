@@ -6,9 +6,14 @@ slower than the rest), or when it has used its share of the budget.
 
 Stopping rule: after warm-up, keep iterating until the distribution-free 95% confidence interval of the median
 (two order statistics chosen from the Binomial(n, 1/2) distribution, so no normality is assumed) lies within
-±`target_rel` of the median, with at least `min_iterations` samples; the time budget caps it. A result that ran
-out of budget before converging says so (`converged=False`), and a high coefficient of variation flags it as
-unstable instead of hiding it.
+±`target_rel` of the median, with at least `min_iterations` samples; the time budget caps it. The default minimum
+is the fewest samples for which that interval exists at all: 6 at 95% (the interval is then [min, max], coverage
+96.9%; so stopping at 6 means every sample lies within ±2% of the median). From 9 samples on, the interval drops
+the extreme on each side, so one stray sample no longer blocks stopping. Tail percentiles need more samples than
+the median: from 20 samples or fewer, p95 lies between the two slowest samples (p90: 10, p99: 100), so it says
+little beyond the maximum; ask for more with a higher `min_iterations` (`catalog bench run --min-iterations 100`).
+A result that ran out of budget before converging says so (`converged=False`), and a high coefficient of
+variation flags it as unstable instead of hiding it.
 
 Percentiles use linear interpolation between order statistics, numpy's default method, so the figures agree with
 `numpy.percentile` on the same samples. Pure Python: no numpy needed to measure.
@@ -28,6 +33,8 @@ from typing import Any
 
 UNSTABLE_COV = 0.10  # coefficient of variation above which a result is flagged as unstable
 NS_PER_MS = 1_000_000
+DEFAULT_MIN_ITERATIONS = 6  # the fewest samples with a 95% distribution-free interval of the median (see below)
+TAIL_SAMPLES = {90: 10, 95: 20, 99: 100}  # at these counts or fewer, the percentile lies between the two slowest
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -164,7 +171,7 @@ class StoppingRule:
     budget_s: float = 10.0
     target_rel: float = 0.02
     confidence: float = 0.95
-    min_iterations: int = 10
+    min_iterations: int = DEFAULT_MIN_ITERATIONS
     max_iterations: int = 100_000
     warmup_iterations: int = 3  # at most; fewer once the timings stop falling (warmup_tolerance)
     warmup_tolerance: float = 0.05  # an iteration no more than this much faster than the previous one ends warm-up

@@ -114,7 +114,7 @@ class BenchSpec:
     no_weights: bool = False
     budget_s: float = 10.0  # per (model, shape): the cap on warm-up + measurement
     target_rel: float = 0.02
-    min_iterations: int = 10
+    min_iterations: int = 6  # bench.latency.DEFAULT_MIN_ITERATIONS (not imported: this module stays light)
     warmup_iterations: int = 3
     new_tokens: int = 16  # text generation: decode steps per iteration
     image_size: int | None = None  # vision: defaults to the config's image_size
@@ -156,8 +156,10 @@ class BenchSpec:
             raise UsageError(f"--budget-s must be positive, not {self.budget_s}.")
         if not 0 < self.target_rel < 1:
             raise UsageError(f"target_rel must be within (0, 1), not {self.target_rel}.")
-        if self.min_iterations < 1 or self.warmup_iterations < 0 or self.new_tokens < 1:
-            raise UsageError("min_iterations and new_tokens must be >= 1, warmup_iterations >= 0.")
+        if self.min_iterations < 1:
+            raise UsageError(f"--min-iterations must be at least 1, not {self.min_iterations}.")
+        if self.warmup_iterations < 0 or self.new_tokens < 1:
+            raise UsageError(f"--new-tokens must be at least 1, not {self.new_tokens} (and warm-up iterations >= 0).")
         if self.timeout_s is not None and self.timeout_s <= 0:
             raise UsageError(f"--timeout-s must be positive, not {self.timeout_s}.")
         if self.memory_limit_mb is not None and self.memory_limit_mb <= 0:

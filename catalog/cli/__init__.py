@@ -36,6 +36,18 @@ for _command in (*_evalsets.COMMANDS, *_bench_report.COMMANDS):
     _bench.bench_group.add_command(_command)
 
 
+def run() -> None:
+    """The `catalog` program (console script and `python -m catalog`): main(), then freeze the collector's objects
+    so that the interpreter's shutdown does not walk them all once more (~50 ms of every command's wall time here).
+    Only for a process that is about to exit; library callers and tests use main()."""
+    import gc
+
+    try:
+        main()
+    finally:
+        gc.freeze()
+
+
 def main(argv: list[str] | None = None) -> None:
     from catalog import settings
     from catalog.errors import CatalogError

@@ -115,12 +115,17 @@ def _eval_caption(rows: list[dict[str, Any]]) -> str:
     return " · ".join(parts)
 
 
+TAIL_SAMPLES_P95 = 20  # bench.latency.TAIL_SAMPLES[95]
+
+
 def _caption(rows: list[dict[str, Any]], run_id: int | None, machine_id: str | None) -> str:
     parts = [f"run {run_id}" if run_id is not None else "not stored", f"machine {machine_id}"]
     if any(r.get("weights") == "random" for r in rows):
         parts.append("random-weight rows: latency and memory estimated from config, random weights")
     if any(r.get("unstable") for r in rows):
         parts.append("⚠ unstable: coefficient of variation above 10%")
+    if any(r.get("iterations") and r["iterations"] <= TAIL_SAMPLES_P95 for r in rows if r["status"] == "ok"):
+        parts.append(f"p95 from ≤ {TAIL_SAMPLES_P95} iterations lies between the two slowest (more: --min-iterations)")
     if rows and all(r.get("peak_fraction") is None for r in rows if r["status"] == "ok"):
         parts.append("peak %: run `catalog hardware --calibrate` once")
     return " · ".join(parts)
@@ -167,6 +172,13 @@ def bench_group() -> None:
     default=10.0,
     show_default=True,
     help="Time cap per (model, shape) for warm-up and measurement.",
+)
+@click.option(
+    "--min-iterations",
+    type=int,
+    default=6,
+    show_default=True,
+    help="Timed iterations at least (6: the fewest with a 95% interval of the median); 100 for a sampled p99.",
 )
 @click.option("--timeout-s", type=float, help="Kill a model's process after this many seconds (default: derived).")
 @click.option("--memory-limit-mb", type=float, help="Stop a model whose RSS passes this (default: 90% of free RAM).")
@@ -231,6 +243,7 @@ def run_command(
     threads: int | None,
     no_weights: bool,
     budget_s: float,
+    min_iterations: int,
     timeout_s: float | None,
     memory_limit_mb: float | None,
     new_tokens: int,
@@ -296,6 +309,7 @@ def run_command(
             threads=threads,
             no_weights=no_weights,
             budget_s=budget_s,
+            min_iterations=min_iterations,
             timeout_s=timeout_s,
             memory_limit_mb=memory_limit_mb,
             new_tokens=new_tokens,

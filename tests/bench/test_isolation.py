@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bench.latency import DEFAULT_MIN_ITERATIONS
 from bench.runner import run_benchmark
 from bench.spec import BenchSpec
 from catalog.db import open_database
@@ -45,7 +46,7 @@ def test_failures_are_recorded_and_the_other_models_still_run(tmp_path: Path) ->
     assert "memory guard" in errors["fake:alloc"] and "300 MiB" in errors["fake:alloc"]
     assert "status 3" in errors["fake:crash"]
     ok = [r for r in outcome.results if r.status == "ok"]
-    assert all(r.latency_p50_ms and r.iterations and r.iterations >= 10 for r in ok)
+    assert all(r.latency_p50_ms and r.iterations and r.iterations >= DEFAULT_MIN_ITERATIONS for r in ok)
     assert all(len(r.samples_ms) == r.iterations for r in ok)
     # stored, one row per (model, shape), with the run's fingerprint
     with db.session() as session:

@@ -7,7 +7,16 @@ import random
 
 import pytest
 
-from bench.latency import Latency, LatencyTracker, StoppingRule, measure, median_ci_ranks, percentile
+from bench.latency import (
+    DEFAULT_MIN_ITERATIONS,
+    TAIL_SAMPLES,
+    Latency,
+    LatencyTracker,
+    StoppingRule,
+    measure,
+    median_ci_ranks,
+    percentile,
+)
 
 np = pytest.importorskip("numpy")
 
@@ -98,6 +107,45 @@ class FakeClock:
     def step(self) -> None:
         self.now += int(next(self.durations) * 1e6)
         self.steps += 1
+
+
+def test_the_default_minimum_is_the_fewest_samples_with_a_95_percent_interval() -> None:
+    assert median_ci_ranks(DEFAULT_MIN_ITERATIONS - 1) is None
+    assert median_ci_ranks(DEFAULT_MIN_ITERATIONS) == (0, DEFAULT_MIN_ITERATIONS - 1)  # [min, max]
+    assert 1 - 2 / 2**DEFAULT_MIN_ITERATIONS >= 0.95  # its coverage: 96.9%
+    assert StoppingRule().min_iterations == DEFAULT_MIN_ITERATIONS
+    # from 9 samples on, one stray sample on either side no longer blocks stopping
+    assert median_ci_ranks(8) == (0, 7) and median_ci_ranks(9) == (1, 7)
+
+
+def test_defaults_agree_across_the_cli_the_spec_and_the_stopping_rule() -> None:
+    from bench.spec import BenchSpec
+    from catalog.cli import bench as bench_cli
+
+    assert BenchSpec(models=("m",)).min_iterations == DEFAULT_MIN_ITERATIONS
+    option = next(p for p in bench_cli.run_command.params if p.name == "min_iterations")
+    assert option.default == DEFAULT_MIN_ITERATIONS
+    assert TAIL_SAMPLES[95] == bench_cli.TAIL_SAMPLES_P95
+
+
+@pytest.mark.parametrize("q", sorted(TAIL_SAMPLES))
+def test_tail_sample_counts_are_where_the_percentile_leaves_the_two_slowest(q: int) -> None:
+    def between_two_slowest(n: int) -> bool:
+        values = [float(i) for i in range(n)]  # distinct, sorted
+        return values[-2] < percentile(values, q) <= values[-1]
+
+    assert between_two_slowest(TAIL_SAMPLES[q])
+    assert not between_two_slowest(TAIL_SAMPLES[q] + 1)
+
+
+def test_six_samples_within_two_percent_stop_at_the_default_minimum() -> None:
+    clock = FakeClock([30.0, 20.0] + [10.0, 10.1, 9.95, 10.05, 9.9, 10.15] + [10.0] * 100)
+    latency = measure(clock.step, StoppingRule(budget_s=60, warmup_iterations=2), clock=clock)
+    assert latency.iterations == DEFAULT_MIN_ITERATIONS and latency.converged
+    # one sample 5% off keeps it going until the interval can drop it (9 samples)
+    clock = FakeClock([30.0, 20.0] + [10.0, 10.5, 10.0, 10.05, 9.95, 10.0] + [10.0] * 100)
+    latency = measure(clock.step, StoppingRule(budget_s=60, warmup_iterations=2), clock=clock)
+    assert latency.iterations == 9 and latency.converged
 
 
 def test_stable_timings_stop_at_the_minimum_iterations() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.latency import DEFAULT_MIN_ITERATIONS
 from bench.runner import run_benchmark
 from bench.spec import BenchSpec
 from catalog.db import open_database
@@ -38,7 +39,7 @@ def test_real_and_random_weight_models(tmp_path: Path) -> None:
         and real.peak_fraction == pytest.approx(real.achieved_gflops / 100)
     )
     assert real.throughput_tokens_s == pytest.approx(16 * real.throughput_items_s)
-    assert real.iterations >= 10 and len(real.samples_ms) == real.iterations
+    assert real.iterations >= DEFAULT_MIN_ITERATIONS and len(real.samples_ms) == real.iterations
     assert real.load_time_s and real.load_time_s > 0
     encoder = results[(TINY_BERT, 2)]
     assert encoder.weights == "random" and "random weights" in encoder.provenance
