@@ -112,7 +112,7 @@ class TransformersBackend:
             "transformers": str(transformers.__version__),
             "torch_threads": torch.get_num_threads(),
             "torch_interop_threads": torch.get_num_interop_threads(),
-            "mkldnn": bool(torch.backends.mkldnn.is_available()),
+            "mkldnn": bool(torch.backends.mkldnn.is_available()),  # type: ignore[no-untyped-call]
         }
         if torch.cuda.is_available():
             info["cuda"] = torch.version.cuda
@@ -148,6 +148,8 @@ class TransformersBackend:
             fill_random(model)
             model = model.to(device=self.device, dtype=dtype)
         else:
+            if self.job.path is None:
+                raise ValueError(f"{self.job.model_id}: real weights need a local directory, and none was resolved")
             if self.job.gguf_file is None:
                 self.config = transformers.AutoConfig.from_pretrained(
                     self.job.path, trust_remote_code=self.trust_remote_code
