@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench.latency import DEFAULT_MIN_ITERATIONS
 from catalog.errors import UsageError
 
 DEVICES = ("cpu", "cuda", "mps")
@@ -114,7 +115,7 @@ class BenchSpec:
     no_weights: bool = False
     budget_s: float = 10.0  # per (model, shape): the cap on warm-up + measurement
     target_rel: float = 0.02
-    min_iterations: int = 6  # bench.latency.DEFAULT_MIN_ITERATIONS (not imported: this module stays light)
+    min_iterations: int = DEFAULT_MIN_ITERATIONS
     warmup_iterations: int = 3
     new_tokens: int = 16  # text generation: decode steps per iteration
     image_size: int | None = None  # vision: defaults to the config's image_size
@@ -158,8 +159,10 @@ class BenchSpec:
             raise UsageError(f"target_rel must be within (0, 1), not {self.target_rel}.")
         if self.min_iterations < 1:
             raise UsageError(f"--min-iterations must be at least 1, not {self.min_iterations}.")
-        if self.warmup_iterations < 0 or self.new_tokens < 1:
-            raise UsageError(f"--new-tokens must be at least 1, not {self.new_tokens} (and warm-up iterations >= 0).")
+        if self.warmup_iterations < 0:
+            raise UsageError(f"warmup_iterations cannot be negative, not {self.warmup_iterations}.")
+        if self.new_tokens < 1:
+            raise UsageError(f"--new-tokens must be at least 1, not {self.new_tokens}.")
         if self.timeout_s is not None and self.timeout_s <= 0:
             raise UsageError(f"--timeout-s must be positive, not {self.timeout_s}.")
         if self.memory_limit_mb is not None and self.memory_limit_mb <= 0:

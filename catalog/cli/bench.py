@@ -115,17 +115,16 @@ def _eval_caption(rows: list[dict[str, Any]]) -> str:
     return " · ".join(parts)
 
 
-TAIL_SAMPLES_P95 = 20  # bench.latency.TAIL_SAMPLES[95]
-
-
 def _caption(rows: list[dict[str, Any]], run_id: int | None, machine_id: str | None) -> str:
+    from bench.latency import TAIL_SAMPLES
+
     parts = [f"run {run_id}" if run_id is not None else "not stored", f"machine {machine_id}"]
     if any(r.get("weights") == "random" for r in rows):
         parts.append("random-weight rows: latency and memory estimated from config, random weights")
     if any(r.get("unstable") for r in rows):
         parts.append("⚠ unstable: coefficient of variation above 10%")
-    if any(r.get("iterations") and r["iterations"] <= TAIL_SAMPLES_P95 for r in rows if r["status"] == "ok"):
-        parts.append(f"p95 from ≤ {TAIL_SAMPLES_P95} iterations lies between the two slowest (more: --min-iterations)")
+    if any(r.get("iterations") and r["iterations"] <= TAIL_SAMPLES[95] for r in rows if r["status"] == "ok"):
+        parts.append(f"p95 from ≤ {TAIL_SAMPLES[95]} iterations lies between the two slowest (more: --min-iterations)")
     if rows and all(r.get("peak_fraction") is None for r in rows if r["status"] == "ok"):
         parts.append("peak %: run `catalog hardware --calibrate` once")
     return " · ".join(parts)
@@ -285,6 +284,10 @@ def run_command(
     elif limit is not None or label_map:
         raise UsageError("--limit and --label-map apply to an evaluation: add --eval SET or --eval-file PATH.")
 
+    if top is not None and not task:
+        raise UsageError("--top needs --task: e.g. catalog bench run --task ner --top 3.")
+    if top is not None and top <= 0:
+        raise UsageError(f"--top must be positive, not {top}.")
     from bench.runner import WorkerProcess
 
     # The first model's process starts now: its imports (seconds) overlap opening the database and resolving models.
@@ -292,10 +295,7 @@ def run_command(
         db = open_db(db_url)
         chosen = list(models)
         if top is not None:
-            if not task:
-                raise UsageError("--top needs --task: e.g. catalog bench run --task ner --top 3.")
-            if top <= 0:
-                raise UsageError(f"--top must be positive, not {top}.")
+            assert task, "checked above"
             from catalog.recommend import recommend
 
             chosen += [rec.model.id for rec in recommend(task=task, limit=top, db=db)]
