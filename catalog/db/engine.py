@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 # Every revision this code knows, oldest first; tests check it against the alembic scripts.
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005")
 HEAD_REVISION = REVISIONS[-1]
 SEED_DIGEST_KEY = "taxonomy_sha256"  # catalog_meta row holding the digest of the catalog.yaml last seeded
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -23,11 +23,14 @@ __all__ = [
     "BenchmarkResult",
     "BenchmarkRun",
     "CatalogMeta",
+    "Evidence",
+    "EvidenceSource",
     "Family",
     "FamilyModelType",
     "Model",
     "ModelLanguage",
     "ModelTask",
+    "ReportedFact",
     "ReportedMetric",
     "SyncState",
     "Task",
@@ -308,3 +311,62 @@ class BenchmarkResult(Base):
     ci95: Mapped[dict[str, Any]]  # name -> [low, high]
 
     run: Mapped[BenchmarkRun] = relationship(back_populates="results")
+
+
+class EvidenceSource(Base):
+    """One import of quality evidence; re-importing the same key replaces its rows."""
+
+    __table__ = schema.evidence_sources
+
+    key: Mapped[str]
+    kind: Mapped[str]
+    name: Mapped[str]
+    format: Mapped[str]
+    location: Mapped[str]
+    revision: Mapped[str | None]
+    published_at: Mapped[datetime | None]
+    imported_at: Mapped[datetime]
+    rows_read: Mapped[int]
+    rows_imported: Mapped[int]
+    skipped: Mapped[dict[str, int]]
+
+
+class Evidence(Base):
+    """A published or measured result on one benchmark + metric + protocol, on the metric's canonical scale."""
+
+    __table__ = schema.evidence
+
+    id: Mapped[int]
+    source_key: Mapped[str]
+    model_id: Mapped[str]
+    task_id: Mapped[str | None]
+    dataset: Mapped[str]
+    dataset_config: Mapped[str | None]
+    split: Mapped[str | None]
+    metric: Mapped[str]
+    metric_raw: Mapped[str]
+    value: Mapped[float]
+    higher_is_better: Mapped[bool]
+    n_shot: Mapped[int | None]
+    protocol: Mapped[str | None]
+    harness: Mapped[str | None]
+    harness_version: Mapped[str | None]
+    source_kind: Mapped[str]
+    source_name: Mapped[str]
+    source_url: Mapped[str | None]
+    source_date: Mapped[datetime | None]
+    self_reported: Mapped[bool]
+    verified: Mapped[bool]
+    n_examples: Mapped[int | None]
+    details: Mapped[dict[str, Any]]
+
+
+class ReportedFact(Base):
+    """A fact a source reports about a model besides results (parameters, license, release date ...)."""
+
+    __table__ = schema.reported_facts
+
+    source_key: Mapped[str]
+    model_id: Mapped[str]
+    fact: Mapped[str]
+    value: Mapped[Any]

@@ -266,3 +266,67 @@ benchmark_results = Table(
     Column("ci95", JSON, nullable=False, default=dict, server_default="{}"),  # name -> [low, high]
     Index("ix_benchmark_results_lookup", "model_id", "task_id", "batch_size", "seq_len", "status"),
 )
+
+# One import of quality evidence (a results repository, a leaderboard table, a model card, a user's CSV ...).
+# `key` identifies the source for idempotence: re-importing the same source replaces its rows, never duplicates them.
+evidence_sources = Table(
+    "evidence_sources",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("kind", String(32), nullable=False),  # model-card | leaderboard | paper | user | hub | measured
+    Column("name", String(128), nullable=False),  # e.g. mteb-results, open-llm-leaderboard-v1, spacy-meta
+    Column("format", String(32), nullable=False),  # the importer that read it
+    Column("location", Text, nullable=False),  # path or URL, credentials redacted
+    Column("revision", String(64)),  # upstream commit or file digest
+    Column("published_at", DateTime()),  # when the source says its results are from
+    Column("imported_at", DateTime(), nullable=False, default=utcnow),
+    Column("rows_read", Integer, nullable=False, default=0),
+    Column("rows_imported", Integer, nullable=False, default=0),
+    Column("skipped", JSON, nullable=False, default=dict),  # reason -> count
+)
+
+# One published or measured result: a model's value for one metric on one benchmark (dataset, config, split) under
+# one protocol, on the metric's canonical scale (see data/metrics.yaml). Not a foreign key to models: evidence may
+# arrive before (or without) the model's catalog row, and is matched by id.
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "source_key", String(255), ForeignKey("evidence_sources.key", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("model_id", String(255), nullable=False),
+    Column("task_id", String(64)),  # a taxonomy task id, when the result says which task it measures
+    Column("dataset", String(255), nullable=False),  # canonical dataset id (e.g. mteb/Banking77Classification)
+    Column("dataset_config", String(128)),  # config / subset (e.g. en), null when the dataset has none
+    Column("split", String(64)),
+    Column("metric", String(64), nullable=False),  # canonical metric name (data/metrics.yaml)
+    Column("metric_raw", String(128), nullable=False),  # as the source wrote it
+    Column("value", Float, nullable=False),  # on the metric's canonical scale
+    Column("higher_is_better", Boolean, nullable=False),
+    Column("n_shot", Integer),
+    Column("protocol", String(128)),  # prompt / chain-of-thought / scoring variant, when it matters
+    Column("harness", String(64)),  # e.g. lm-evaluation-harness, mteb
+    Column("harness_version", String(32)),
+    Column("source_kind", String(32), nullable=False),  # as evidence_sources.kind, per row (a card in a repo ...)
+    Column("source_name", String(128), nullable=False),
+    Column("source_url", Text),
+    Column("source_date", DateTime()),
+    Column("self_reported", Boolean, nullable=False, default=True),
+    Column("verified", Boolean, nullable=False, default=False),
+    Column("n_examples", Integer),
+    Column("details", JSON, nullable=False, default=dict),
+    Index("ix_evidence_model", "model_id", "task_id"),
+    Index("ix_evidence_task", "task_id", "dataset", "metric"),
+)
+
+# Facts a source reports about a model other than results (MTEB model_meta: parameters, license, release date ...).
+reported_facts = Table(
+    "reported_facts",
+    metadata,
+    Column("source_key", String(255), ForeignKey("evidence_sources.key", ondelete="CASCADE"), primary_key=True),
+    Column("model_id", String(255), primary_key=True),
+    Column("fact", String(64), primary_key=True),  # params | license | release_date | languages | ...
+    Column("value", JSON, nullable=False),
+    Index("ix_reported_facts_model", "model_id"),
+)
