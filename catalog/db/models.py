@@ -76,6 +76,7 @@ class Task(Timestamped, Base):
     modality: Mapped[str]
     description: Mapped[str]
     metrics: Mapped[list[str]]
+    benchmarks: Mapped[list[dict[str, Any]]]
 
     aliases: Mapped[list[TaskAlias]] = relationship(
         back_populates="task", cascade="all, delete-orphan", order_by="TaskAlias.position"

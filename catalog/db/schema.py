@@ -66,6 +66,9 @@ tasks = Table(
     Column("modality", String(32), nullable=False),
     Column("description", Text, nullable=False),
     Column("metrics", JSON, nullable=False, default=list),
+    # The benchmarks that define quality for the task (catalog.yaml `benchmarks`), as seeded: the ranking reads them
+    # from here, so the recommend path never parses the taxonomy file.
+    Column("benchmarks", JSON, nullable=False, default=list, server_default="[]"),
     *_timestamps(),
 )
 

@@ -1,4 +1,4 @@
-"""quality evidence: sources, results and reported facts
+"""quality evidence: sources, results, reported facts, and each task's benchmarks
 
 Revision ID: 0005
 Revises: 0004
@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("benchmarks", sa.JSON(), server_default="[]", nullable=False))
     op.create_table(
         "evidence_sources",
         sa.Column("key", sa.String(length=255), nullable=False),
@@ -87,3 +89,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_evidence_source_key"))
     op.drop_table("evidence")
     op.drop_table("evidence_sources")
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_column("benchmarks")
