@@ -52,6 +52,44 @@ def taxonomy_path() -> Path:
     return _bundled("catalog.yaml")
 
 
+MAX_TAXONOMY_BYTES = 16 * 2**20  # catalog.yaml is ~110 KB; anything this large is not a taxonomy
+
+
+def read_taxonomy_file(path: Path, max_bytes: int = MAX_TAXONOMY_BYTES) -> bytes:
+    """The bytes of a taxonomy file: a regular file of at most `max_bytes`. A FIFO, a device (/dev/zero) or a
+    directory is refused before it is read, so that a wrong CATALOG_TAXONOMY can neither hang nor fill memory."""
+    import stat
+
+    from catalog.errors import TaxonomyError
+
+    hint = "Check CATALOG_TAXONOMY."
+    try:
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer before fstat could refuse it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise TaxonomyError(f"Cannot read taxonomy file {path}: {exc.strerror}. {hint}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise TaxonomyError(f"Taxonomy file {path} is not a regular file (a pipe, device or directory). {hint}")
+        if info.st_size > max_bytes:
+            raise TaxonomyError(
+                f"Taxonomy file {path} is {info.st_size:,} bytes, over the {max_bytes:,}-byte limit. {hint}"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:  # grew while being read
+                raise TaxonomyError(f"Taxonomy file {path} is over the {max_bytes:,}-byte limit. {hint}")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise TaxonomyError(f"Cannot read taxonomy file {path}: {exc.strerror}. {hint}") from exc
+    finally:
+        os.close(fd)
+
+
 def data_path(name: str) -> Path:
     """A file the tool owns under data/ (in the repository, or bundled in the wheel)."""
     in_repo = REPO_ROOT / "data" / name

@@ -191,10 +191,9 @@ class Taxonomy(_Strict):
 
 def file_digest(path: Path) -> str:
     """sha256 of the file's bytes: cheap enough to check on every start, so parsing happens only on change."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise TaxonomyError(f"Cannot read taxonomy file {path}: {exc.strerror}. Check CATALOG_TAXONOMY.") from exc
+    from catalog import settings
+
+    return hashlib.sha256(settings.read_taxonomy_file(path)).hexdigest()
 
 
 def _location(loc: tuple[int | str, ...], data: object) -> str:
@@ -242,14 +241,16 @@ def parse_taxonomy(text: str, source: str = "catalog.yaml") -> Taxonomy:
         raise TaxonomyError(f"{source}: at {where}: {message}{tail}. Fix the file and retry.") from exc
 
 
+def parse_taxonomy_bytes(data: bytes, source: str = "catalog.yaml") -> Taxonomy:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TaxonomyError(f"{source}: not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
+    return parse_taxonomy(text, source)
+
+
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
     from catalog import settings
 
     path = path or settings.taxonomy_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TaxonomyError(f"Cannot read taxonomy file {path}: {exc.strerror}. Check CATALOG_TAXONOMY.") from exc
-    except UnicodeDecodeError as exc:
-        raise TaxonomyError(f"{path}: not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
-    return parse_taxonomy(text, str(path))
+    return parse_taxonomy_bytes(settings.read_taxonomy_file(path), str(path))

@@ -3,14 +3,22 @@
 The common path (schema current, taxonomy unchanged) costs two small queries and a file digest; alembic and
 pydantic are imported only when there is work for them. Every change runs in one transaction, so a failure
 leaves the existing database as it was.
+
+Several processes may use one database at once (an import, a sync, bench runs and listings). On SQLite every
+transaction that may write starts with BEGIN IMMEDIATE, so a writer waits for the write lock up front (busy
+timeout) instead of failing with "database is locked" when a read turns into a write; readers
+(`Database.connect`) start deferred transactions and, in WAL mode, never wait for a writer. First-time
+migration and seeding run under the write lock (SQLite) or an advisory lock (PostgreSQL) and re-check the
+schema once they hold it, so processes started together on a new database migrate it once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy import exc as sa_exc
@@ -27,6 +35,13 @@ REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005")
 HEAD_REVISION = REVISIONS[-1]
 SEED_DIGEST_KEY = "taxonomy_sha256"  # catalog_meta row holding the digest of the catalog.yaml last seeded
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# How long a SQLite writer waits for another process's write transaction before it gives up (each attempt).
+SQLITE_BUSY_TIMEOUT_S = 60.0
+# Execution option: this connection only reads (SQLite: a deferred BEGIN, no write lock).
+READ_ONLY = "catalog_read_only"
+# pg_advisory_xact_lock key serialising catalog writers that upsert shared rows (migration, seeding, Hub pages).
+PG_WRITE_LOCK_KEY = 0x6361_7461_6C6F_67  # "catalog"
+T = TypeVar("T")
 
 
 def _redact(url: str) -> str:
@@ -36,19 +51,42 @@ def _redact(url: str) -> str:
         return "<unparseable URL>"
 
 
-def _sqlite_transactional(engine: Engine) -> None:
-    """Make pysqlite honour transactions for DDL too (SQLAlchemy's documented recipe) and enforce foreign keys."""
+def _sqlite_transactional(engine: Engine, file_backed: bool) -> None:
+    """Make pysqlite honour transactions for DDL too (SQLAlchemy's documented recipe), enforce foreign keys, wait
+    for other processes' locks (busy timeout) and use WAL (readers never wait for the writer) on a file. A
+    transaction takes the write lock at BEGIN (IMMEDIATE) unless its connection is marked READ_ONLY: a deferred
+    transaction that reads and then writes gets SQLITE_BUSY at once, without waiting, when another process
+    wrote in between."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if file_backed:
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that another process caused and that a new attempt of the same transaction may not meet:
+    SQLite busy/locked, PostgreSQL deadlock, serialization failure or lock timeout, a dropped connection."""
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in ("40001", "40P01", "55P03"):
+        return True
+    text_ = str(orig).lower() if orig is not None else ""
+    return "database is locked" in text_ or "database is busy" in text_ or "database table is locked" in text_
 
 
 def make_engine(url: str) -> Engine:
@@ -73,8 +111,11 @@ def make_engine(url: str) -> Engine:
             ) from exc
     try:
         if backend == "sqlite":
-            engine = create_engine(parsed)
-            _sqlite_transactional(engine)
+            file_backed = (
+                bool(parsed.database) and parsed.database != ":memory:" and "mode=memory" not in str(parsed.query)
+            )
+            engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+            _sqlite_transactional(engine, file_backed)
         else:
             connect_args: dict[str, Any] = {"connect_timeout": 5} if backend == "postgresql" else {}
             engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
@@ -121,25 +162,27 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _seed_if_changed(connection: Connection, path: Path) -> None:
-    """Seed when catalog.yaml differs from what the database was seeded from. The common case (unchanged file)
-    is one digest and one Core query; the seeding module (ORM, pydantic) is imported only when there is work."""
-    import hashlib
-
+def _stored_digest(connection: Connection) -> str | None:
     from catalog.db.schema import catalog_meta
-    from catalog.errors import TaxonomyError
 
-    try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise TaxonomyError(f"Cannot read taxonomy file {path}: {exc.strerror}. Check CATALOG_TAXONOMY.") from exc
-    stored = connection.execute(
+    return connection.execute(
         select(catalog_meta.c.value).where(catalog_meta.c.key == SEED_DIGEST_KEY)
     ).scalar_one_or_none()
-    if stored != digest:
+
+
+def _seed_if_changed(connection: Connection, path: Path, data: bytes, digest: str) -> None:
+    """Seed when catalog.yaml differs from what the database was seeded from. The common case (unchanged file)
+    is one digest and one Core query; the seeding module (ORM, pydantic) is imported only when there is work."""
+    if _stored_digest(connection) != digest:
         from catalog.db.seed import seed
 
-        seed(connection, path, digest)
+        seed(connection, path, digest, data)
+
+
+def _lock_for_writing(connection: Connection) -> None:
+    """PostgreSQL: hold the catalog's write lock until this transaction ends (SQLite: BEGIN IMMEDIATE did)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY})
 
 
 class Database:
@@ -160,9 +203,11 @@ class Database:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A Core connection in one transaction: committed on success, rolled back on any error."""
-        with self.engine.begin() as connection:
-            yield connection
+        """A read-only Core connection in one transaction (SQLite: deferred, so it never waits for a writer)."""
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(**{READ_ONLY: True})
+            with connection.begin():
+                yield connection
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -174,34 +219,93 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A Core transaction that holds the catalog's write lock from its start (SQLite: BEGIN IMMEDIATE;
+        PostgreSQL: an advisory lock), for writers that read rows and then insert or update them (upserts):
+        two processes upserting the same models take turns instead of failing on each other's rows."""
+        with self.engine.begin() as connection:
+            _lock_for_writing(connection)
+            yield connection
+
+    def retrying(self, work: Callable[[], T], *, attempts: int = 5, what: str = "write") -> T:
+        """Run `work` (which opens its own transaction) again when another process made it fail transiently
+        (lock wait past the busy timeout, deadlock, dropped connection); bounded, with backoff."""
+        delay = 0.5
+        for attempt in range(1, attempts + 1):
+            try:
+                return work()
+            except sa_exc.DBAPIError as exc:
+                if not is_transient(exc):
+                    raise
+                if attempt == attempts:
+                    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+                    raise DatabaseUnavailableError(
+                        f"Could not {what} in the database at {self.display_url} after {attempts} attempts: "
+                        f"{reason}. Another process holds it; retry when it has finished."
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 8.0)
+        raise AssertionError("unreachable")
+
     def dispose(self) -> None:
         self.engine.dispose()
 
 
 def open_database(url: str | None = None, *, seed: bool = True, taxonomy_path: Path | None = None) -> Database:
-    """Open (creating, migrating and seeding as needed) the catalog database at `url` or the configured one."""
+    """Open (creating, migrating and seeding as needed) the catalog database at `url` or the configured one.
+
+    The common case (schema current, taxonomy unchanged) only reads. Otherwise the work runs in one write
+    transaction that holds the write lock (SQLite) or the advisory lock (PostgreSQL) and checks again once it
+    holds it: of several processes opening a new database together, one migrates and seeds, the others wait
+    and find it done."""
     resolved = settings.db_url(url)
     engine = make_engine(resolved)
     shown = _redact(resolved)
+    taxonomy: tuple[Path, bytes, str] | None = None
+    if seed:
+        import hashlib
+
+        path = taxonomy_path or settings.taxonomy_path()
+        data = settings.read_taxonomy_file(path)
+        taxonomy = (path, data, hashlib.sha256(data).hexdigest())
+
+    def needs_work(connection: Connection) -> bool:
+        revision = _current_revision(connection)
+        if revision is not None and revision not in REVISIONS:
+            raise SchemaTooNewError(
+                f"The database at {shown} has schema revision {revision}, newer than this catalog "
+                f"understands (up to {HEAD_REVISION}). Upgrade catalog (pip install -U catalog) or use "
+                "another --db."
+            )
+        if revision != HEAD_REVISION:
+            return True
+        return taxonomy is not None and _stored_digest(connection) != taxonomy[2]
+
     try:
-        with engine.begin() as connection:
-            revision = _current_revision(connection)
-            if revision is not None and revision not in REVISIONS:
-                raise SchemaTooNewError(
-                    f"The database at {shown} has schema revision {revision}, newer than this catalog "
-                    f"understands (up to {HEAD_REVISION}). Upgrade catalog (pip install -U catalog) or use "
-                    "another --db."
-                )
-            if revision != HEAD_REVISION:
-                _upgrade(connection)
-            if seed:
-                _seed_if_changed(connection, taxonomy_path or settings.taxonomy_path())
+        with engine.connect() as reader:
+            reader = reader.execution_options(**{READ_ONLY: True})
+            with reader.begin():
+                work = needs_work(reader)
+        if work:
+            with engine.begin() as connection:
+                _lock_for_writing(connection)
+                if _current_revision(connection) != HEAD_REVISION:
+                    needs_work(connection)  # a newer schema may have arrived meanwhile
+                    _upgrade(connection)
+                if taxonomy is not None:
+                    _seed_if_changed(connection, *taxonomy)
     except sa_exc.DBAPIError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         if "file is not a database" in reason or "malformed" in reason:
             raise DatabaseError(
                 f"{shown} is not a usable SQLite catalog database ({reason}). Move it aside or use another --db."
+            ) from exc
+        if is_transient(exc):
+            raise DatabaseUnavailableError(
+                f"The database at {shown} stayed busy ({reason}): another catalog process held it for over "
+                f"{SQLITE_BUSY_TIMEOUT_S:g} s. Retry when it has finished."
             ) from exc
         if isinstance(exc, sa_exc.OperationalError):
             raise DatabaseUnavailableError(

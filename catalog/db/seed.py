@@ -29,6 +29,7 @@ from catalog.db.models import (
     TaskAlias,
     utcnow,
 )
+from catalog.evidence.benchmarks import benchmark_record
 
 if TYPE_CHECKING:  # pydantic is imported only when there is something to seed
     from catalog.taxonomy import ModelSpec, Taxonomy
@@ -36,11 +37,12 @@ if TYPE_CHECKING:  # pydantic is imported only when there is something to seed
 CURATED_SOURCE = "catalog.yaml"
 
 
-def seed(connection: Connection, taxonomy_path: Path, digest: str) -> None:
-    """Validate the taxonomy file and upsert it in the caller's transaction; record its digest."""
-    from catalog.taxonomy import load_taxonomy
+def seed(connection: Connection, taxonomy_path: Path, digest: str, data: bytes | None = None) -> None:
+    """Validate the taxonomy file (or its bytes `data`, already read) and upsert it in the caller's transaction;
+    record its digest."""
+    from catalog.taxonomy import load_taxonomy, parse_taxonomy_bytes
 
-    taxonomy = load_taxonomy(taxonomy_path)
+    taxonomy = load_taxonomy(taxonomy_path) if data is None else parse_taxonomy_bytes(data, str(taxonomy_path))
     with Session(bind=connection, autoflush=False) as session:
         apply_taxonomy(session, taxonomy)
         session.merge(CatalogMeta(key=DIGEST_KEY, value=digest))
@@ -69,6 +71,7 @@ def apply_taxonomy(session: Session, taxonomy: Taxonomy) -> None:
         task.name_en, task.name_zh, task.modality = task_spec.name_en, task_spec.name_zh, task_spec.modality
         task.description = task_spec.description
         task.metrics = list(task_spec.metrics)
+        task.benchmarks = [benchmark_record(b) for b in task_spec.benchmarks]
         task.architectures = [architectures[a] for a in task_spec.architectures]
         session.add(task)
     session.flush()
