@@ -142,7 +142,7 @@ def inherit_from_base_models(db: Database, since: datetime, max_depth: int = 3) 
     (`base_model:` tags), for rows synced since `since`. Returns how many rows were filled."""
     filled = 0
     for _ in range(max_depth):
-        with db.engine.begin() as conn:
+        with db.write() as conn:
             base = MODELS.alias("base")
             rows = conn.execute(
                 select(MODELS.c.id, MODELS.c.provenance, base.c.id, base.c.architecture_id, base.c.family_id)
@@ -401,7 +401,7 @@ def _sync_listing(
         start_url, already = state.next_url, state.models
         listing.resumed = True
     else:
-        with db.engine.begin() as conn:
+        with db.write() as conn:
             conn.execute(delete(SYNC_STATE).where(SYNC_STATE.c.key == key))
             conn.execute(
                 insert(SYNC_STATE),
@@ -448,7 +448,7 @@ def _sync_listing(
             if remaining is not None and len(items) >= remaining:
                 items, stop = items[:remaining], True
             derived = list(_derive_all(items, deriver, listing, synced_at, label))
-            with db.engine.begin() as conn:
+            with db.write() as conn:
                 upsert_page(conn, derived, source, listing)
                 next_url = None if stop else page.next_url
                 conn.execute(
@@ -477,7 +477,7 @@ def _sync_listing(
 
 
 def _finish_state(db: Database, key: str) -> None:
-    with db.engine.begin() as conn:
+    with db.write() as conn:
         conn.execute(
             update(SYNC_STATE)
             .where(SYNC_STATE.c.key == key)
@@ -559,13 +559,13 @@ def import_snapshot(db: Database, path: Path, *, reporter: Reporter | None = Non
     for derived in _derive_all(_snapshot_items(path, listing), deriver, listing, synced_at, label):
         pending.append(derived)
         if len(pending) >= batch:
-            with db.engine.begin() as conn:
+            with db.write() as conn:
                 upsert_page(conn, pending, source, listing)
             listing.pages += 1
             reporter.page_done(listing.label, listing.stored, listing.skipped, listing.pages)
             pending = []
     if pending:
-        with db.engine.begin() as conn:
+        with db.write() as conn:
             upsert_page(conn, pending, source, listing)
         listing.pages += 1
         reporter.page_done(listing.label, listing.stored, listing.skipped, listing.pages)
