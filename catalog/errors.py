@@ -93,3 +93,25 @@ class SchemaTooNewError(DatabaseError):
 
 class UsageError(CatalogError):
     """An option value that makes no sense (e.g. a negative limit)."""
+
+
+class EvidenceError(CatalogError):
+    """A quality-evidence source that cannot be read or imported (the database is left as it was)."""
+
+
+class MetricValueError(EvidenceError):
+    """A reported metric value that cannot be put on its metric's canonical scale (importers count it as skipped)."""
+
+    reason = "invalid-value"
+
+
+class AmbiguousScaleError(MetricValueError):
+    """A value that reads as a plausible percent and as a plausible fraction: refused, never guessed."""
+
+    reason = "ambiguous-scale"
+
+
+class OutOfRangeError(MetricValueError):
+    """A value outside its metric's valid range (or implausible on every scale)."""
+
+    reason = "out-of-range"

@@ -34,6 +34,45 @@ class ArchitectureSpec(_Strict):
     description: str = ""
 
 
+class BenchmarkProtocol(_Strict):
+    """What makes two results on the same data comparable: shots and the prompt / scoring variant."""
+
+    n_shot: int | None = Field(default=None, ge=0)
+    variant: str | None = None
+
+
+class BenchmarkComponent(_Strict):
+    """One member of an aggregate benchmark (e.g. one MTEB task): a model counts for the aggregate only with all."""
+
+    dataset: str = Field(min_length=1)
+    config: str | None = None
+    split: str | None = None
+    metric: str = Field(min_length=1)
+
+
+class BenchmarkSpec(_Strict):
+    """A benchmark that defines quality for a task. Evidence matches it when its dataset is one of `datasets`
+    (case-insensitive), its config equals `config` (when set), its split is one of `splits` (empty: any), its
+    canonical metric is `metric` and its protocol matches. An aggregate lists its components instead."""
+
+    id: str = Field(pattern=_ID_PATTERN)
+    name: str = Field(min_length=1, max_length=24, description="short display label, e.g. CoNLL-03")
+    datasets: tuple[str, ...] = ()
+    config: str | None = None
+    splits: tuple[str, ...] = ()
+    metric: str = Field(min_length=1, description="canonical metric name (data/metrics.yaml)")
+    protocol: BenchmarkProtocol | None = None
+    weight: float = Field(default=1.0, gt=0)
+    aggregate: tuple[BenchmarkComponent, ...] = ()
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _has_data(self) -> BenchmarkSpec:
+        if not self.datasets and not self.aggregate:
+            raise ValueError(f"benchmark {self.id!r} names no datasets and no aggregate components")
+        return self
+
+
 class TaskSpec(_Strict):
     id: str = Field(pattern=_ID_PATTERN, description="Hugging Face pipeline tag")
     name_en: str = Field(min_length=1)
@@ -43,6 +82,23 @@ class TaskSpec(_Strict):
     aliases: tuple[str, ...] = ()
     metrics: tuple[str, ...] = Field(min_length=1)
     architectures: tuple[str, ...] = Field(min_length=1)
+    benchmarks: tuple[BenchmarkSpec, ...] = ()
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _benchmarks_use_known_metrics(cls, value: tuple[BenchmarkSpec, ...]) -> tuple[BenchmarkSpec, ...]:
+        from catalog.evidence.registry import registry
+
+        known = registry().metrics
+        seen: set[str] = set()
+        for bench in value:
+            if bench.id in seen:
+                raise ValueError(f"duplicate benchmark id {bench.id!r}")
+            seen.add(bench.id)
+            for name in (bench.metric, *(c.metric for c in bench.aggregate)):
+                if name not in known:
+                    raise ValueError(f"benchmark {bench.id!r}: {name!r} is not a canonical metric in data/metrics.yaml")
+        return value
 
     @field_validator("aliases")
     @classmethod

@@ -1,0 +1,104 @@
+"""Core-only reads of the evidence table for the recommend path and `catalog show` (no ORM import).
+
+A task's evidence is every row whose task_id is the task, plus rows on a dataset that one of the task's benchmarks
+reads (MTEB results serve feature-extraction and sentence-similarity alike). Rows come back grouped by model,
+newest source first within a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Connection
+
+from catalog.db.schema import evidence, tasks
+
+_CHUNK = 900  # bound parameters per IN list (SQLite's default limit is 32,766; PostgreSQL's 65,535)
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    id: int
+    source_key: str
+    model_id: str
+    task_id: str | None
+    dataset: str
+    dataset_config: str | None
+    split: str | None
+    metric: str
+    metric_raw: str
+    value: float
+    higher_is_better: bool
+    n_shot: int | None
+    protocol: str | None
+    harness: str | None
+    harness_version: str | None
+    source_kind: str
+    source_name: str
+    source_url: str | None
+    source_date: datetime | None
+    self_reported: bool
+    verified: bool
+    n_examples: int | None
+    details: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["source_date"] = self.source_date.isoformat() if self.source_date else None
+        return data
+
+
+_COLUMNS = [evidence.c[name] for name in EvidenceRow.__dataclass_fields__]
+
+
+def _rows(connection: Connection, statement: Any) -> Iterable[EvidenceRow]:
+    for row in connection.execute(statement):
+        values = list(row)
+        values[-1] = values[-1] or {}
+        yield EvidenceRow(*values)
+
+
+def task_benchmarks(connection: Connection, task_id: str) -> list[dict[str, Any]]:
+    """The task's seeded benchmarks (catalog.evidence.benchmarks describes the record)."""
+    value = connection.execute(select(tasks.c.benchmarks).where(tasks.c.id == task_id)).scalar()
+    return list(value or [])
+
+
+def evidence_for_task(
+    connection: Connection, task_id: str, model_ids: Collection[str] | None = None
+) -> dict[str, list[EvidenceRow]]:
+    """model id -> the rows that bear on `task_id` (optionally only for `model_ids`)."""
+    from catalog.evidence.benchmarks import benchmark_datasets
+
+    datasets = sorted(benchmark_datasets(task_benchmarks(connection, task_id)))
+    condition = evidence.c.task_id == task_id
+    if datasets:
+        condition = or_(condition, func.lower(evidence.c.dataset).in_(datasets))
+    order = (evidence.c.model_id, evidence.c.source_date.desc(), evidence.c.id)
+    result: dict[str, list[EvidenceRow]] = {}
+    if model_ids is None:
+        statements = [select(*_COLUMNS).where(condition).order_by(*order)]
+    else:
+        ids = sorted(set(model_ids))
+        statements = [
+            select(*_COLUMNS).where(condition, evidence.c.model_id.in_(ids[i : i + _CHUNK])).order_by(*order)
+            for i in range(0, len(ids), _CHUNK)
+        ]
+    for statement in statements:
+        for row in _rows(connection, statement):
+            result.setdefault(row.model_id, []).append(row)
+    return result
+
+
+def evidence_for_model(connection: Connection, model_id: str) -> list[EvidenceRow]:
+    """Every row for one model, grouped by task and dataset."""
+    statement = (
+        select(*_COLUMNS)
+        .where(evidence.c.model_id == model_id)
+        .order_by(evidence.c.task_id, evidence.c.dataset, evidence.c.metric, evidence.c.source_date.desc())
+    )
+    return list(_rows(connection, statement))
