@@ -1,0 +1,496 @@
+"""The accuracy component from quality evidence: like is compared only with like.
+
+Each evidence row (a published result, or one measured here on a registered evaluation set) is matched to one of
+the task's benchmarks (catalog.yaml `benchmarks`, seeded into `tasks.benchmarks`). Rows are compared only inside a
+*comparable group*: the same benchmark, dataset, config, split, canonical metric, direction and protocol (n-shot and
+prompt variant) and, for perplexity, the same tokenizer. A model's standing in a group is its mid-rank percentile
+among the candidates that have a row in it ((worse + half the ties + 0.5) / n, so the best of n is near 1 and the
+worst near 0, never exactly 0); a group with a single candidate places nobody. A benchmark's standing is the mean
+of the model's group standings in it; the accuracy value is the weighted mean over the benchmarks where any
+candidate has a standing, a benchmark the model has no standing in counting as the middle (0.5), so one lucky
+figure does not outrank a full record. Aggregates (an MTEB mean ...) give a model a value only when it covers every
+member; partial coverage is reported, never averaged as complete.
+
+A candidate without direct evidence may get a prior, always labelled as one: the standing of its base model
+discounted for a fine-tune, else its family's median standing discounted more.
+
+Everything here is plain data in, plain data out (no database), so the property "no ranking ever compares values
+across benchmarks, metrics or directions" can be tested over generated evidence.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+FINE_TUNE_DISCOUNT = 0.6  # a fine-tune keeps most of its base model's standing, but its own task data decides
+FAMILY_DISCOUNT = 0.4  # a family spans sizes and generations: its median says little about one member
+MISSING_STANDING = 0.5  # a benchmark a model has no comparable result on counts as the middle
+MEASURED_KIND = "measured"
+# Preference among several rows of one model in one comparable group: measured here, then curated leaderboards ...
+_KIND_ORDER = {MEASURED_KIND: 0, "leaderboard": 1, "paper": 2, "model-card": 3, "hub": 3, "user": 4}
+_SHOT = re.compile(r"(\d+)\s*-?\s*shot", re.IGNORECASE)
+SOURCE_TAGS = {MEASURED_KIND: "here", "model-card": "card", "hub": "card", "leaderboard": "leaderboard",
+               "paper": "paper", "user": "user", "curated": "card"}  # fmt: skip
+
+
+def source_tag(kind: str) -> str:
+    """The short source label shown in tables: [here], [card], [leaderboard] ..."""
+    return SOURCE_TAGS.get(kind, kind)
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """What ranking reads of one evidence row, or of one measured result here (source_kind "measured")."""
+
+    key: str  # "evidence 12" / "run 3 result 7": names the row in explanations
+    model_id: str
+    task_id: str | None
+    dataset: str
+    dataset_config: str | None
+    split: str | None
+    metric: str
+    value: float
+    higher_is_better: bool
+    n_shot: int | None = None
+    protocol: str | None = None
+    source_kind: str = "model-card"
+    source_name: str = ""
+    source_date: datetime | None = None
+    verified: bool = False
+    tokenizer: str | None = None  # for perplexity: the tokenizer the value depends on, when recorded
+    subset: str | None = None  # measured here: the evaluated data's checksum (a --limit changes it)
+    dataset_label: str | None = None  # a display name when the row is not on one of the task's benchmarks
+
+    @property
+    def shots(self) -> int | None:
+        if self.n_shot is not None:
+            return self.n_shot
+        match = _SHOT.search(self.protocol or "")
+        return int(match.group(1)) if match else None
+
+    @property
+    def variant(self) -> str | None:
+        return _variant(self.protocol)
+
+    def describe(self) -> str:
+        where = "/".join(part for part in (self.dataset, self.dataset_config, self.split) if part)
+        protocol = ", ".join(p for p in (f"{self.shots}-shot" if self.shots is not None else None, self.variant) if p)
+        return (f"{self.metric} {self.value:.4g} on {where}" + (f" ({protocol})" if protocol else "")
+                + f" [{self.source_kind}: {self.source_name}]")  # fmt: skip
+
+
+def _variant(protocol: str | None) -> str | None:
+    """The prompt / chain-of-thought / scoring variant of a protocol string, without its n-shot part."""
+    if not protocol:
+        return None
+    rest = re.sub(r"[\s,;/]+", " ", _SHOT.sub(" ", protocol)).strip().lower()
+    return rest or None
+
+
+@dataclass(frozen=True)
+class Member:
+    """One dataset of an aggregate benchmark (an MTEB task ...)."""
+
+    dataset: str
+    config: str | None = None
+    split: str | None = None
+    metric: str | None = None
+
+    @classmethod
+    def parse(cls, value: Any) -> Member:
+        if isinstance(value, str):
+            return cls(value)
+        return cls(str(value["dataset"]), value.get("config"), value.get("split"), value.get("metric"))
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark that defines quality for a task (a catalog.yaml `benchmarks` entry)."""
+
+    id: str
+    name: str
+    datasets: tuple[str, ...] = ()
+    config: str | None = None
+    splits: tuple[str, ...] = ()
+    metric: str | None = None
+    n_shot: int | None = None
+    variant: str | None = None
+    weight: float = 1.0
+    aggregate: tuple[Member, ...] = ()
+    higher_is_better: bool | None = None
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> Benchmark:
+        protocol = data.get("protocol")
+        n_shot = data.get("n_shot")
+        variant = None
+        if isinstance(protocol, Mapping):
+            n_shot = protocol.get("n_shot", n_shot)
+            variant = _variant(protocol.get("variant") or protocol.get("prompt"))
+        elif isinstance(protocol, str):
+            match = _SHOT.search(protocol)
+            n_shot = int(match.group(1)) if match and n_shot is None else n_shot
+            variant = _variant(protocol)
+        datasets = data.get("datasets") or ([data["dataset"]] if data.get("dataset") else [])
+        splits = data.get("splits") or ([data["split"]] if data.get("split") else [])
+        return cls(
+            id=str(data["id"]),
+            name=str(data.get("name") or data["id"]),
+            datasets=tuple(str(d) for d in datasets),
+            config=data.get("config"),
+            splits=tuple(str(s) for s in splits),
+            metric=data.get("metric"),
+            n_shot=int(n_shot) if n_shot is not None else None,
+            variant=variant,
+            weight=float(data.get("weight", 1.0)),
+            aggregate=tuple(Member.parse(m) for m in data.get("aggregate") or ()),
+            higher_is_better=data.get("higher_is_better"),
+        )
+
+    def label(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Ignored:
+    item: EvidenceItem
+    reason: str
+
+
+@dataclass(frozen=True)
+class Used:
+    """A row (or, for an aggregate, the mean of a full set of rows) placed among `compared` candidates."""
+
+    items: tuple[EvidenceItem, ...]
+    benchmark: str  # benchmark name (display)
+    benchmark_id: str
+    group: tuple[Any, ...]
+    value: float
+    metric: str
+    higher_is_better: bool
+    standing: float
+    compared: int
+
+    @property
+    def item(self) -> EvidenceItem:
+        return self.items[0]
+
+
+@dataclass
+class Quality:
+    """The accuracy component of one candidate and everything that went into it."""
+
+    value: float = 0.0
+    basis: str = "none"  # evidence | prior | none
+    benchmarks: dict[str, float] = field(default_factory=dict)  # benchmark name -> the model's standing
+    used: list[Used] = field(default_factory=list)
+    ignored: list[Ignored] = field(default_factory=list)
+    partial: list[str] = field(default_factory=list)  # "MTEB-classic: 40 of 56 tasks"
+    prior: str | None = None  # how the prior was formed
+    headline: Used | None = None  # the figure shown for the model (measured here first)
+    shown: EvidenceItem | None = None  # an on-task figure to show when nothing could be compared
+
+    def describe(self) -> str:
+        if self.basis == "evidence":
+            parts = [f"{name} {value:.2f}" for name, value in self.benchmarks.items()]
+            return "standing " + ", ".join(parts)
+        if self.basis == "prior":
+            return f"prior: {self.prior}"
+        return "no comparable evidence"
+
+
+@dataclass(frozen=True)
+class CandidateFacts:
+    """What the prior reads of a candidate."""
+
+    base_model: str | None = None
+    family: str | None = None
+
+
+def parse_benchmarks(raw: Iterable[Mapping[str, Any]] | None) -> list[Benchmark]:
+    return [Benchmark.parse(item) for item in raw or ()]
+
+
+def _norm(text: str | None) -> str | None:
+    return text.strip().lower() if text else None
+
+
+def _preference(item: EvidenceItem) -> tuple[Any, ...]:
+    stamp = item.source_date.timestamp() if item.source_date else 0.0
+    return (_KIND_ORDER.get(item.source_kind, 5), not item.verified, -stamp, item.key)
+
+
+def _tokenizer_key(item: EvidenceItem, facts: Mapping[str, CandidateFacts]) -> str:
+    """Perplexity depends on the tokenizer: the recorded one, else the model's lineage root (a fine-tune keeps its
+    base model's tokenizer), so unrelated models are never compared on it."""
+    if item.tokenizer:
+        return item.tokenizer
+    cand = facts.get(item.model_id)
+    return (cand.base_model if cand and cand.base_model else None) or item.model_id
+
+
+def _is_perplexity(metric: str) -> bool:
+    return metric.lower() in ("perplexity", "ppl", "word-perplexity", "bits-per-byte", "bpb")
+
+
+Placement = tuple[Benchmark | None, tuple[Any, ...], Member | None]
+
+
+def _spellings(item: EvidenceItem) -> tuple[str, ...]:
+    """How a benchmark's `datasets` may name the row's dataset: `glue` + config `sst2` is also `glue:sst2`."""
+    dataset = item.dataset.lower()
+    if item.dataset_config:
+        return (dataset, f"{dataset}:{item.dataset_config.lower()}")
+    return (dataset,)
+
+
+def _same_config(wanted: str | None, given: str | None) -> bool:
+    """A config matches when equal; a dataset's "default" config is also written as none."""
+    if not wanted:
+        return True
+    return (_norm(given) or "default") == wanted.lower()
+
+
+class _Matcher:
+    """Finds the benchmarks (and comparable groups) a row belongs to, or the reason it cannot be compared."""
+
+    def __init__(self, task_id: str, benchmarks: Sequence[Benchmark], facts: Mapping[str, CandidateFacts]) -> None:
+        self.task_id = task_id
+        self.benchmarks = list(benchmarks)
+        self.facts = facts
+        self.by_dataset: dict[str, list[Benchmark]] = {}
+        self.member_of: dict[str, list[tuple[Benchmark, Member]]] = {}
+        for bench in self.benchmarks:
+            for dataset in bench.datasets:
+                self.by_dataset.setdefault(dataset.lower(), []).append(bench)
+            for member in bench.aggregate:
+                self.member_of.setdefault(member.dataset.lower(), []).append((bench, member))
+
+    def protocol_problem(self, bench: Benchmark, item: EvidenceItem) -> str | None:
+        if item.source_kind == MEASURED_KIND:  # the harness here runs each registered set one way
+            return None
+        if bench.n_shot is not None and item.shots != bench.n_shot:
+            stated = f"{item.shots}-shot" if item.shots is not None else "n-shot not stated"
+            return f"incomparable protocol: {stated}, {bench.name} is {bench.n_shot}-shot"
+        if _norm(bench.variant) != item.variant:
+            return f"incomparable protocol: {item.variant or 'plain'}, {bench.name} is {bench.variant or 'plain'}"
+        return None
+
+    def _key(self, bench_id: str, item: EvidenceItem, bench: Benchmark | None) -> tuple[Any, ...]:
+        key: tuple[Any, ...] = (bench_id, item.metric, item.higher_is_better)
+        key += (bench.n_shot, bench.variant) if bench else (item.shots, item.variant)
+        if item.source_kind == MEASURED_KIND:  # measured here: only on the very same evaluated data
+            key += ("here", item.subset)
+        if _is_perplexity(item.metric):
+            key += (_tokenizer_key(item, self.facts),)
+        return key
+
+    def place(self, item: EvidenceItem) -> tuple[list[Placement], str | None]:
+        """Every (benchmark, group key, aggregate member) the row counts for, or why it counts for none."""
+        if item.task_id is not None and item.task_id != self.task_id:
+            return [], f"off-task: measures {item.task_id}"
+        placements: list[Placement] = []
+        reasons: list[str] = []
+        spellings = _spellings(item)
+        seen: set[str] = set()
+        for spelling in spellings:
+            for bench in self.by_dataset.get(spelling, []):
+                if bench.id in seen:
+                    continue
+                seen.add(bench.id)
+                config = None if spelling != spellings[0] else bench.config
+                reason = self._check(bench, item, bench.metric, config, bench.splits)
+                if reason:
+                    reasons.append(reason)
+                else:
+                    placements.append((bench, self._key(bench.id, item, bench), None))
+        for bench, member in self.member_of.get(spellings[0], []):
+            if item.source_kind == MEASURED_KIND:
+                break  # an aggregate is a published suite: a set measured here is compared on its own
+            if not _same_config(member.config, item.dataset_config):
+                continue  # another subset of the same dataset (STS17 en-de is not the member STS17 en-en)
+            splits = (member.split,) if member.split else bench.splits
+            reason = self._check(bench, item, member.metric or bench.metric, None, splits)
+            if reason:
+                reasons.append(reason)
+                continue
+            key = (bench.id, "aggregate", bench.n_shot, bench.variant, item.higher_is_better)
+            placements.append((bench, key, member))
+        if placements:
+            return placements, None
+        if reasons:
+            return [], reasons[0]
+        if item.source_kind == MEASURED_KIND or not self.benchmarks:
+            # a set measured here that no benchmark names, or a task without curated benchmarks: rows are grouped
+            # as they come, by dataset, config, split, metric, direction and protocol
+            where = "/".join(p for p in (item.dataset.lower(), _norm(item.dataset_config), _norm(item.split)) if p)
+            return [(None, self._key(f"~{where}", item, None), None)], None
+        return [], "not on one of the task's benchmarks (catalog.yaml)"
+
+    def _check(
+        self, bench: Benchmark, item: EvidenceItem, metric: str | None, config: str | None, splits: Sequence[str]
+    ) -> str | None:
+        if metric and item.metric.lower() != metric.lower():
+            return f"other metric: {item.metric}, {bench.name} uses {metric}"
+        if bench.higher_is_better is not None and bench.higher_is_better != item.higher_is_better:
+            return f"incomparable direction on {bench.name}"
+        if config and item.source_kind != MEASURED_KIND and not _same_config(config, item.dataset_config):
+            return f"other config: {item.dataset_config or 'none stated'}, {bench.name} uses {config}"
+        if splits and item.split is not None and item.split.lower() not in {s.lower() for s in splits}:
+            return f"other split: {item.split}, {bench.name} uses {', '.join(splits)}"
+        return self.protocol_problem(bench, item)
+
+
+def _percentiles(values: Mapping[str, float], higher_is_better: bool) -> dict[str, float]:
+    """Mid-rank percentile of each model among the others: (worse + ties/2 + 0.5) / n."""
+    ordered = sorted(values.values())
+    n = len(ordered)
+    from bisect import bisect_left, bisect_right
+
+    out = {}
+    for model, value in values.items():
+        below, upto = bisect_left(ordered, value), bisect_right(ordered, value)
+        ties = upto - below - 1
+        worse = below if higher_is_better else n - upto
+        out[model] = (worse + ties / 2 + 0.5) / n
+    return out
+
+
+def assess(
+    task_id: str,
+    benchmarks: Sequence[Benchmark],
+    evidence: Mapping[str, Sequence[EvidenceItem]],
+    facts: Mapping[str, CandidateFacts],
+) -> dict[str, Quality]:
+    """The accuracy component of every candidate (the keys of `facts`) from its evidence."""
+    matcher = _Matcher(task_id, benchmarks, facts)
+    quality = {model: Quality() for model in facts}
+    groups: dict[tuple[Any, ...], dict[str, list[EvidenceItem]]] = {}  # group key -> model -> rows
+    aggregates: dict[tuple[Any, ...], dict[str, dict[Member, list[EvidenceItem]]]] = {}
+    group_bench: dict[tuple[Any, ...], Benchmark | None] = {}
+    for model, items in evidence.items():
+        if model not in quality:
+            continue
+        q = quality[model]
+        for item in items:
+            placements, reason = matcher.place(item)
+            if not placements:
+                q.ignored.append(Ignored(item, reason or "not comparable"))
+                continue
+            if q.shown is None or _preference(item) < _preference(q.shown):
+                q.shown = item
+            for bench, key, member in placements:
+                group_bench[key] = bench
+                if member is not None:
+                    aggregates.setdefault(key, {}).setdefault(model, {}).setdefault(member, []).append(item)
+                else:
+                    groups.setdefault(key, {}).setdefault(model, []).append(item)
+
+    for key, by_member in aggregates.items():  # a value only with every member covered
+        bench = group_bench[key]
+        assert bench is not None
+        complete: dict[str, tuple[float, tuple[EvidenceItem, ...]]] = {}
+        for model, members in by_member.items():
+            picks = []
+            for member, rows in members.items():
+                rows = sorted(rows, key=_preference)
+                picks.append(rows[0])
+                note = f"another figure for {member.dataset} preferred"
+                quality[model].ignored += [Ignored(r, note) for r in rows[1:]]
+            if len(members) == len(bench.aggregate):
+                complete[model] = (sum(r.value for r in picks) / len(picks), tuple(picks))
+            else:
+                note = f"{bench.name}: partial coverage, {len(members)} of {len(bench.aggregate)}"
+                quality[model].partial.append(note)
+                quality[model].ignored += [Ignored(r, note) for r in picks]
+        _place_group(quality, bench, key, complete, bench.metric or "mean", bool(key[-1]))
+
+    for key, by_model in groups.items():
+        chosen: dict[str, tuple[float, tuple[EvidenceItem, ...]]] = {}
+        for model, rows in by_model.items():
+            rows = sorted(rows, key=_preference)
+            chosen[model] = (rows[0].value, (rows[0],))
+            quality[model].ignored += [Ignored(r, f"another figure preferred: {rows[0].key}") for r in rows[1:]]
+        first = next(iter(by_model.values()))[0]
+        _place_group(quality, group_bench[key], key, chosen, first.metric, first.higher_is_better)
+
+    # Combine by weight: the task's benchmarks with their own; sets measured here that no benchmark names, and
+    # groups of a task without benchmarks, weigh as the heaviest benchmark (a measured set is the user's own data).
+    weights = {bench.id: bench.weight for bench in benchmarks}
+    default_weight = max(weights.values(), default=1.0)
+    active = {used.benchmark_id for q in quality.values() for used in q.used}
+    total = sum(weights.get(bench_id, default_weight) for bench_id in active)
+    for q in quality.values():
+        if not q.used:
+            continue
+        per_bench: dict[str, list[float]] = {}
+        names: dict[str, str] = {}
+        for used in q.used:
+            per_bench.setdefault(used.benchmark_id, []).append(used.standing)
+            names[used.benchmark_id] = used.benchmark
+        standing = {bench_id: sum(s) / len(s) for bench_id, s in per_bench.items()}
+        q.benchmarks = {names[bench_id]: value for bench_id, value in standing.items()}
+        got = sum(weights.get(b, default_weight) * standing.get(b, MISSING_STANDING) for b in active)
+        q.value = got / total if total > 0 else 0.0
+        q.basis = "evidence"
+        q.headline = min(
+            q.used,
+            key=lambda u: (u.item.source_kind != MEASURED_KIND, -weights.get(u.benchmark_id, default_weight),
+                           -u.compared, _preference(u.item)),
+        )  # fmt: skip
+    _priors(quality, facts)
+    return quality
+
+
+def _place_group(
+    quality: dict[str, Quality],
+    bench: Benchmark | None,
+    key: tuple[Any, ...],
+    chosen: Mapping[str, tuple[float, tuple[EvidenceItem, ...]]],
+    metric: str,
+    higher_is_better: bool,
+) -> None:
+    if bench is not None:
+        bench_id, name = bench.id, bench.name
+    else:
+        first = next(iter(chosen.values()))[1][0] if chosen else None
+        bench_id = str(key[0])
+        label = (first.dataset_label or first.dataset) if first else bench_id
+        name = f"{label} (here)" if first is not None and first.source_kind == MEASURED_KIND else label
+    if len(chosen) < 2:
+        for model, (_, rows) in chosen.items():
+            quality[model].ignored += [Ignored(r, f"no comparable candidates on {name}") for r in rows]
+        return
+    standings = _percentiles({model: value for model, (value, _) in chosen.items()}, higher_is_better)
+    for model, (value, rows) in chosen.items():
+        quality[model].used.append(
+            Used(rows, name, bench_id, key, value, metric, higher_is_better, standings[model], len(chosen))
+        )
+
+
+def _priors(quality: dict[str, Quality], facts: Mapping[str, CandidateFacts]) -> None:
+    by_family: dict[str, list[float]] = {}
+    for model, q in quality.items():
+        family = facts[model].family
+        if q.basis == "evidence" and family:
+            by_family.setdefault(family, []).append(q.value)
+    for model, q in quality.items():
+        if q.basis == "evidence":
+            continue
+        cand = facts[model]
+        base = quality.get(cand.base_model) if cand.base_model else None
+        if base is not None and base.basis == "evidence":
+            q.value = FINE_TUNE_DISCOUNT * base.value
+            q.basis = "prior"
+            q.prior = f"fine-tune of {cand.base_model} (standing {base.value:.2f}) x {FINE_TUNE_DISCOUNT:g}"
+        elif cand.family and len(by_family.get(cand.family, [])) >= 2:
+            median = statistics.median(by_family[cand.family])
+            q.value = FAMILY_DISCOUNT * median
+            q.basis = "prior"
+            q.prior = (f"family {cand.family}: median standing {median:.2f} of {len(by_family[cand.family])} "
+                       f"ranked members x {FAMILY_DISCOUNT:g}")  # fmt: skip
