@@ -1017,8 +1017,75 @@ def from_file(
         if not p.is_file():
             raise EvalSetNotFoundError(f"Data file {p} does not exist (expected {_EXTENSIONS.get(task, 'a file')}).")
     digests = {str(p): sha256_of(p) for p in paths}
-    examples: list[Any]
     names: tuple[str, ...] = tuple(label_names or ())
+    try:
+        examples, names = _user_examples(
+            task, source, reference, names, text_column=text_column, label_column=label_column,
+            text_pair_column=text_pair_column, document_column=document_column, reference_column=reference_column,
+            delimiter=delimiter,
+        )  # fmt: skip
+    except UnicodeDecodeError as exc:
+        raise EvalFileFormatError(
+            f"{' or '.join(str(p) for p in paths)}: not UTF-8 text ({exc.reason} at byte {exc.start} of a block). "
+            "Save the file as UTF-8."
+        ) from None
+    except csv.Error as exc:
+        raise EvalFileFormatError(
+            f"{source}: not readable as CSV/TSV ({exc}; a field may hold at most {csv.field_size_limit():,} "
+            "characters). Fix the file, or use JSON Lines."
+        ) from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        if isinstance(exc, EvalFileFormatError):
+            raise
+        raise EvalFileFormatError(
+            f"{source}: not a valid {task} file ({type(exc).__name__}: {str(exc)[:200]}). Expected "
+            f"{_EXTENSIONS.get(task, 'a data file')}."
+        ) from None
+    except OSError as exc:
+        raise EvalFileFormatError(f"{source}: cannot read it ({exc.strerror or exc}).") from None
+    if not examples:
+        raise EvalFileFormatError(f"{source} holds no examples for {task}.")
+    spec = EvalSetSpec(
+        name=name or source.stem,
+        folder=str(source.parent),
+        task=task,
+        parser="delimited",
+        files=(),
+        title=f"user file {source.name}",
+        language=language,
+        license="user-provided",
+        source=Source(repo="local file", path=" + ".join(str(p) for p in paths)),
+        split="whole file",
+        label_names=names,
+        n_examples=len(examples),
+    )
+    spec = replace(spec, parser=_USER_PARSER.get(task, "delimited"))
+    return EvalSet(
+        spec=spec,
+        location=Location("user-file", source.parent),
+        examples=sample(examples, limit, seed),
+        total=len(examples),
+        limit=limit,
+        seed=seed,
+        file_sha256=digests,
+    )
+
+
+def _user_examples(
+    task: str,
+    source: Path,
+    reference: str | Path | None,
+    names: tuple[str, ...],
+    *,
+    text_column: str,
+    label_column: str,
+    text_pair_column: str | None,
+    document_column: str,
+    reference_column: str,
+    delimiter: str | None,
+) -> tuple[list[Any], tuple[str, ...]]:
+    """The examples of a user file for `task` and its label names (given, or the sorted set found)."""
+    examples: list[Any]
     if task in ("text-classification", "feature-extraction", "audio-classification", "image-classification"):
         if task in ("audio-classification", "image-classification"):
             raise UsageError(f"{task} from your own files is not supported yet; use a registered set.")
@@ -1062,32 +1129,7 @@ def from_file(
         examples = list(parse_text(source))
     else:
         raise UsageError(f"{task} from your own files is not supported; supported: {', '.join(_EXTENSIONS)}.")
-    if not examples:
-        raise EvalFileFormatError(f"{source} holds no examples for {task}.")
-    spec = EvalSetSpec(
-        name=name or source.stem,
-        folder=str(source.parent),
-        task=task,
-        parser="delimited",
-        files=(),
-        title=f"user file {source.name}",
-        language=language,
-        license="user-provided",
-        source=Source(repo="local file", path=" + ".join(str(p) for p in paths)),
-        split="whole file",
-        label_names=names,
-        n_examples=len(examples),
-    )
-    spec = replace(spec, parser=_USER_PARSER.get(task, "delimited"))
-    return EvalSet(
-        spec=spec,
-        location=Location("user-file", source.parent),
-        examples=sample(examples, limit, seed),
-        total=len(examples),
-        limit=limit,
-        seed=seed,
-        file_sha256=digests,
-    )
+    return examples, names
 
 
 _USER_PARSER = {

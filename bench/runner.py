@@ -3,8 +3,9 @@ stream back through a Pipe and are stored the moment they arrive. A model's proc
 is known (see bench.worker): the first one when the run starts (the CLI starts it before it opens the database),
 the next one as soon as the previous model's process has exited, so the seconds of torch and transformers imports
 overlap the parent's own work instead of following it. A model that fails to load, runs out of memory,
-crashes or times out is recorded with the reason, and the next model still runs. Ctrl-C stops the current model
-and keeps every finished result.
+crashes or times out is recorded with the reason, and the next model still runs. Ctrl-C (or SIGTERM) stops the
+current model and keeps every finished result; the run is marked interrupted, or failed when an error ends it,
+on every way out (a run whose process is killed outright is closed by bench.store.close_dead_runs).
 
 The parent blocks in multiprocessing.connection.wait() on the pipe and the process sentinel until a message, the
 child's exit or the deadline, so it takes no CPU away from the measurement (a sleep-poll loop on a 2-core machine
@@ -40,6 +41,8 @@ class RunOutcome:
     run_id: int | None
     results: list[BenchResult] = field(default_factory=list)
     status: str = "finished"
+    unsaved: list[str] = field(default_factory=list)  # why results could not be stored (they are in `results`)
+    eval_refused: str | None = None  # why the evaluation data was refused (a file that cannot be read or parsed)
     hardware: dict[str, Any] = field(default_factory=dict)
     software: dict[str, Any] = field(default_factory=dict)
 
@@ -209,7 +212,10 @@ def run_benchmark(
         if database is not None and run_id is not None:
             from bench import store as result_store
 
-            result_store.save_result(database, run_id, result)
+            try:
+                result_store.save_result(database, run_id, result)
+            except CatalogError as exc:  # retried and still refused: keep the measurement, say it is not stored
+                outcome.unsaved.append(f"{result.model_id} {result.batch_size}x{result.seq_len}: {exc}")
         outcome.results.append(result)
         emit("result", result=result)
 
@@ -234,6 +240,7 @@ def run_benchmark(
                            device=spec.device, dtype=spec.dtype, weights=weights, status=status, error=error,
                            eval_set=spec.evaluation.label))  # fmt: skip
 
+    previous_sigterm = _interrupt_on_sigterm()
     try:
         for index, name in enumerate(spec.models):
             emit("model", model=name, index=index, total=len(spec.models))
@@ -255,8 +262,14 @@ def run_benchmark(
                 try:
                     extra = evaluations.payload(job)
                     model_settings = settings | {"evaluation": spec.evaluation.to_dict()}
-                except CatalogError as exc:
-                    record_eval(job, "failed", str(exc))
+                except Exception as exc:  # the latency shapes still run; the evaluation row says why it failed
+                    from bench.evalsets import EvalSetError
+
+                    reason = str(exc) if isinstance(exc, CatalogError) else f"{type(exc).__name__}: {exc}"[:500]
+                    if not isinstance(exc, CatalogError) or isinstance(exc, EvalSetError):
+                        reason = f"evaluation data refused: {reason}"
+                        outcome.eval_refused = outcome.eval_refused or reason
+                    record_eval(job, "failed", reason)
             child, spare = spare or WorkerProcess(backend=backend, threads=spec.threads), None
             _run_one(child, job, spec, model_settings, record, record_all, emit, outcome, database, run_id, extra,
                      record_eval if extra else None, evaluations)  # fmt: skip
@@ -264,7 +277,11 @@ def run_benchmark(
                 spare = WorkerProcess(backend=backend, threads=spec.threads)
     except KeyboardInterrupt:
         outcome.status = "interrupted"
+    except BaseException:
+        outcome.status = "failed"
+        raise
     finally:
+        _restore_sigterm(previous_sigterm)
         if spare is not None:
             spare.stop()
         if database is not None and run_id is not None:
@@ -272,6 +289,23 @@ def run_benchmark(
 
             result_store.finish_run(database, run_id, outcome.status)
     return outcome
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _interrupt_on_sigterm() -> Any:
+    """SIGTERM (kill, a CI timeout, a service stop) ends the run as Ctrl-C does: the current model stops, the
+    finished results stay and the run is marked interrupted. Only the main thread can install the handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _restore_sigterm(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_one(

@@ -1,10 +1,15 @@
 """BenchmarkRun / BenchmarkResult rows. Every result is committed the moment it arrives, in its own transaction, so
-an interrupted run keeps everything that finished."""
+an interrupted run keeps everything that finished. Writes are retried when another process holds the database
+(a sync or an import): a finished measurement is stored, not lost. A run records the process that runs it, so a
+run whose process died without closing it (kill -9, power loss) is marked interrupted the next time runs are
+started or listed on that machine."""
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,7 +27,7 @@ ROW_FIELDS = (
     "peak_fraction", "samples_ms", "unstable", "eval_set", "eval_checksum", "eval_license", "n_examples",
     "examples_per_s", "primary_metric", "metrics", "ci95",
 )  # fmt: skip
-DETAIL_FIELDS = ("converged", "cuda_max_allocated_mb", "cuda_max_reserved_mb", "note")
+DETAIL_FIELDS = ("converged", "cuda_max_allocated_mb", "cuda_max_reserved_mb", "note", "estimate")
 
 
 class UnknownRunError(UnknownNameError):
@@ -60,45 +65,119 @@ class RunRecord:
         }
 
 
+PROCESS_KEY = "process"  # options[PROCESS_KEY]: the host and pid that run it, to find runs whose process died
+
+
+def _this_process() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _process_gone(process: dict[str, Any], started: datetime) -> bool:
+    """Whether the process that started a run (on this host) no longer exists: its pid is free, or now belongs to
+    a process created after the run began (pid reuse)."""
+    import psutil
+
+    pid = process.get("pid")
+    if process.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return False  # another machine's run: only that machine can tell
+    try:
+        created = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+    return created > started.replace(tzinfo=UTC).timestamp() + 1.0
+
+
+def close_dead_runs(db: Database) -> int:
+    """Mark `interrupted` the runs still `running` whose process on this machine is gone; returns how many."""
+
+    def work() -> int:
+        closed = 0
+        with db.session() as session:
+            for run in session.scalars(select(BenchmarkRun).where(BenchmarkRun.status == "running")):
+                process = (run.options or {}).get(PROCESS_KEY)
+                if isinstance(process, dict) and _process_gone(process, run.created_at):
+                    run.status = "interrupted"
+                    run.finished_at = utcnow()
+                    closed += 1
+        return closed
+
+    return db.retrying(work, what="close the runs of dead processes")
+
+
 def start_run(db: Database, options: dict[str, Any], hardware: dict[str, Any], software: dict[str, Any]) -> int:
-    with db.session() as session:
-        run = BenchmarkRun(
-            options=options, hardware=hardware, software=software, machine_id=hardware.get("machine_id", "unknown")
-        )
-        session.add(run)
-        session.flush()
-        return run.id
+    close_dead_runs(db)
+
+    def work() -> int:
+        with db.session() as session:
+            run = BenchmarkRun(
+                options=options | {PROCESS_KEY: _this_process()}, hardware=hardware, software=software,
+                machine_id=hardware.get("machine_id", "unknown"),
+            )  # fmt: skip
+            session.add(run)
+            session.flush()
+            return run.id
+
+    return db.retrying(work, what="start a benchmark run")
 
 
 def update_software(db: Database, run_id: int, extra: dict[str, Any]) -> None:
-    with db.session() as session:
-        run = session.get(BenchmarkRun, run_id)
-        if run is not None:
-            run.software = {**run.software, **extra}
+    def work() -> None:
+        with db.session() as session:
+            run = session.get(BenchmarkRun, run_id)
+            if run is not None:
+                run.software = {**run.software, **extra}
+
+    db.retrying(work, what="record the run's software")
 
 
 def finish_run(db: Database, run_id: int, status: str) -> None:
-    with db.session() as session:
-        run = session.get(BenchmarkRun, run_id)
-        if run is not None:
-            run.status = status
-            run.finished_at = utcnow()
+    def work() -> None:
+        with db.session() as session:
+            run = session.get(BenchmarkRun, run_id)
+            if run is not None:
+                run.status = status
+                run.finished_at = utcnow()
+
+    db.retrying(work, what=f"mark run {run_id} {status}")
 
 
 def save_result(db: Database, run_id: int, result: BenchResult) -> int:
-    """Commit one result now; sets result.run_id and result.id."""
+    """Commit one result now (retried while another process holds the database); sets result.run_id and
+    result.id."""
     result.run_id = run_id
-    with db.session() as session:
-        row = BenchmarkResult(
-            run_id=run_id,
-            provenance=result.provenance,
-            details={name: getattr(result, name) for name in DETAIL_FIELDS},
-            **{name: getattr(result, name) for name in ROW_FIELDS},
-        )
-        session.add(row)
-        session.flush()
-        result.id = row.id
-        return row.id
+    _complete_estimate(db, result)
+
+    def work() -> int:
+        with db.session() as session:
+            row = BenchmarkResult(
+                run_id=run_id,
+                provenance=result.provenance,
+                details={name: getattr(result, name) for name in DETAIL_FIELDS},
+                **{name: getattr(result, name) for name in ROW_FIELDS},
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    result.id = db.retrying(work, attempts=8, what=f"store a result of run {run_id}")
+    return result.id
+
+
+def _complete_estimate(db: Database, result: BenchResult) -> None:
+    """Next to the measurement, what the cost model predicted for it from this machine's other runs (never from
+    runs of the same model and shape). An annotation: it never stops a result from being stored."""
+    terms = (result.estimate or {}).get("terms")
+    if not terms or result.status != "ok" or "latency_ms" in (result.estimate or {}):
+        return
+    try:
+        from catalog.costmodel import record
+
+        result.estimate = record(db, result.model_id, result.batch_size, result.seq_len, result.dtype,
+                                 result.device, terms)  # fmt: skip
+    except Exception:
+        result.estimate = {"terms": terms}
 
 
 def _result_from_row(row: BenchmarkResult) -> BenchResult:
@@ -117,6 +196,7 @@ def _record(run: BenchmarkRun, results: list[BenchResult] | None, count: int) ->
 
 
 def list_runs(db: Database, limit: int = 20) -> list[RunRecord]:
+    close_dead_runs(db)
     with db.session() as session:
         counts = select(BenchmarkResult.run_id, func.count().label("n")).group_by(BenchmarkResult.run_id).subquery()
         query = (
@@ -130,8 +210,9 @@ def list_runs(db: Database, limit: int = 20) -> list[RunRecord]:
 
 
 def get_run(db: Database, run_id: int) -> RunRecord:
+    close_dead_runs(db)
     with db.session() as session:
-        run = session.get(BenchmarkRun, run_id)
+        run = session.get(BenchmarkRun, run_id) if 0 < run_id < 2**63 else None
         if run is None:
             ids = [str(i) for i in session.scalars(select(BenchmarkRun.id).order_by(BenchmarkRun.id.desc()).limit(50))]
             raise UnknownRunError(str(run_id), ids)

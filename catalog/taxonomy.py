@@ -11,12 +11,31 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from catalog.errors import TaxonomyError
 
 Modality = Literal["text", "vision", "audio", "multimodal"]
 _ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+# Bounds that keep every value inside its database column (catalog.db.schema): a bad file is a taxonomy error
+# naming the entry, never a database error. Numbers are strict: `params: true` or `params: "7"` are refused.
+ID_MAX = 64  # String(64) ids, aliases, model types
+NAME_MAX = 200  # String(200) names
+MODEL_ID_MAX = 255  # String(255) model ids and base models
+INT32_MAX = 2**31 - 1  # Integer columns
+PARAMS_MAX = 10**15  # a thousand times the largest model there is
+DOWNLOADS_MAX = 2**63 - 1  # BigInteger
+METRIC_VALUE_MAX = 1e12  # reported metric values (percent, fraction or raw such as perplexity)
 
 
 class _Strict(BaseModel):
@@ -24,9 +43,9 @@ class _Strict(BaseModel):
 
 
 class ArchitectureSpec(_Strict):
-    id: str = Field(pattern=_ID_PATTERN)
-    name_en: str = Field(min_length=1)
-    name_zh: str = Field(min_length=1)
+    id: str = Field(pattern=_ID_PATTERN, max_length=ID_MAX)
+    name_en: str = Field(min_length=1, max_length=NAME_MAX)
+    name_zh: str = Field(min_length=1, max_length=NAME_MAX)
     modality: Modality
     attention: str = Field(min_length=1)
     objective: str = Field(min_length=1)
@@ -74,9 +93,9 @@ class BenchmarkSpec(_Strict):
 
 
 class TaskSpec(_Strict):
-    id: str = Field(pattern=_ID_PATTERN, description="Hugging Face pipeline tag")
-    name_en: str = Field(min_length=1)
-    name_zh: str = Field(min_length=1)
+    id: str = Field(pattern=_ID_PATTERN, max_length=ID_MAX, description="Hugging Face pipeline tag")
+    name_en: str = Field(min_length=1, max_length=NAME_MAX)
+    name_zh: str = Field(min_length=1, max_length=NAME_MAX)
     modality: Modality
     description: str = Field(min_length=1)
     aliases: tuple[str, ...] = ()
@@ -106,49 +125,59 @@ class TaskSpec(_Strict):
         for alias in value:
             if alias != alias.lower() or " " in alias or not alias:
                 raise ValueError(f"alias {alias!r} must be lowercase with no spaces")
+            if len(alias) > ID_MAX:
+                raise ValueError(f"alias {alias[:20]!r}... is longer than {ID_MAX} characters")
         return value
 
 
 class FamilySpec(_Strict):
-    id: str = Field(pattern=_ID_PATTERN)
-    name: str = Field(min_length=1)
+    id: str = Field(pattern=_ID_PATTERN, max_length=ID_MAX)
+    name: str = Field(min_length=1, max_length=NAME_MAX)
     architecture: str
     objective: str = Field(min_length=1)
-    organization: str = Field(min_length=1)
-    year: int = Field(ge=1990, le=2100)
+    organization: str = Field(min_length=1, max_length=NAME_MAX)
+    year: StrictInt = Field(ge=1990, le=2100)
     model_types: tuple[str, ...] = ()
-    open_weights: bool
-    api_only: bool = False
+    open_weights: StrictBool
+    api_only: StrictBool = False
     description: str = ""
+
+    @field_validator("model_types")
+    @classmethod
+    def _model_types_fit(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for model_type in value:
+            if not model_type or len(model_type) > ID_MAX:
+                raise ValueError(f"model type {model_type[:20]!r} must have 1 to {ID_MAX} characters")
+        return value
 
 
 class ReportedMetricSpec(_Strict):
-    metric: str = Field(min_length=1)
-    value: float
-    dataset: str = Field(min_length=1)
-    split: str | None = None
+    metric: str = Field(min_length=1, max_length=ID_MAX)
+    value: StrictFloat = Field(allow_inf_nan=False, ge=-METRIC_VALUE_MAX, le=METRIC_VALUE_MAX)
+    dataset: str = Field(min_length=1, max_length=MODEL_ID_MAX)
+    split: str | None = Field(default=None, max_length=ID_MAX)
     source: str = Field(min_length=1)
-    verified: bool = False
+    verified: StrictBool = False
     scale: Literal["percent", "fraction", "raw"] = "raw"
     task: str | None = None
 
 
 class ModelSpec(_Strict):
-    id: str = Field(min_length=3, pattern=r"^[\w.\-]+/[\w.\-]+$")
+    id: str = Field(min_length=3, max_length=MODEL_ID_MAX, pattern=r"^[\w.\-]+/[\w.\-]+$")
     family: str
     tasks: tuple[str, ...] = Field(min_length=1)
-    params: int | None = Field(default=None, gt=0)
+    params: StrictInt | None = Field(default=None, gt=0, le=PARAMS_MAX)
     params_source: str | None = None
-    params_verified: bool = False
-    license: str = "unknown"
+    params_verified: StrictBool = False
+    license: str = Field(default="unknown", max_length=ID_MAX)
     languages: tuple[str, ...] = ()
-    library: str | None = None
-    gated: bool = False
-    api_only: bool = False
-    downloads: int | None = Field(default=None, ge=0)
+    library: str | None = Field(default=None, max_length=ID_MAX)
+    gated: StrictBool = False
+    api_only: StrictBool = False
+    downloads: StrictInt | None = Field(default=None, ge=0, le=DOWNLOADS_MAX)
     downloads_as_of: str | None = None
-    base_model: str | None = None
-    context_length: int | None = Field(default=None, gt=0)
+    base_model: str | None = Field(default=None, max_length=MODEL_ID_MAX)
+    context_length: StrictInt | None = Field(default=None, gt=0, le=INT32_MAX)
     reported: tuple[ReportedMetricSpec, ...] = ()
     description: str = ""
 
@@ -158,6 +187,9 @@ class ModelSpec(_Strict):
             raise ValueError("params is given without params_source (say where the count comes from)")
         if self.downloads is not None and not self.downloads_as_of:
             raise ValueError("downloads is given without downloads_as_of")
+        for code in self.languages:
+            if not code or len(code) > 32:
+                raise ValueError(f"language {code[:20]!r} must be a code of 1 to 32 characters")
         return self
 
 
@@ -186,14 +218,25 @@ class Taxonomy(_Strict):
         unique("models", [m.id for m in self.models])
 
         alias_owner: dict[str, str] = {}
+
+        def repeated(where: str, kind: str, values: tuple[str, ...]) -> None:
+            # a list the database stores as rows keyed by (owner, value): a repeat would be a key clash
+            seen: set[str] = set()
+            for value in values:
+                if value in seen:
+                    problems.append(f"{where}: duplicate {kind} {value!r}")
+                seen.add(value)
+
         for index, task in enumerate(self.tasks):
+            repeated(f"tasks[{index}] ({task.id}).architectures", "architecture", task.architectures)
+            repeated(f"tasks[{index}] ({task.id}).aliases", "alias", task.aliases)
             for arch in task.architectures:
                 if arch not in arch_ids:
                     problems.append(f"tasks[{index}] ({task.id}).architectures: unknown architecture {arch!r}")
             for alias in task.aliases:
                 if alias in task_ids:
                     problems.append(f"tasks[{index}] ({task.id}).aliases: {alias!r} is already a task id")
-                elif alias in alias_owner:
+                elif alias in alias_owner and alias_owner[alias] != task.id:
                     problems.append(
                         f"tasks[{index}] ({task.id}).aliases: {alias!r} is already an alias of {alias_owner[alias]}"
                     )
@@ -201,12 +244,13 @@ class Taxonomy(_Strict):
 
         type_owner: dict[str, str] = {}
         for index, family in enumerate(self.families):
+            repeated(f"families[{index}] ({family.id}).model_types", "model type", family.model_types)
             if family.architecture not in arch_ids:
                 problems.append(
                     f"families[{index}] ({family.id}).architecture: unknown architecture {family.architecture!r}"
                 )
             for model_type in family.model_types:
-                if model_type in type_owner:
+                if model_type in type_owner and type_owner[model_type] != family.id:
                     problems.append(
                         f"families[{index}] ({family.id}).model_types: {model_type!r} already belongs to "
                         f"{type_owner[model_type]}"
@@ -214,6 +258,7 @@ class Taxonomy(_Strict):
                 type_owner[model_type] = family.id
 
         for index, model in enumerate(self.models):
+            repeated(f"models[{index}] ({model.id}).tasks", "task", model.tasks)
             if model.family not in family_ids:
                 problems.append(f"models[{index}] ({model.id}).family: unknown family {model.family!r}")
             for model_task in model.tasks:
@@ -271,9 +316,24 @@ def _location(loc: tuple[int | str, ...], data: object) -> str:
     return "".join(parts) or "(top level)"
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without aliases: catalog.yaml needs none, and nested aliases ("billion laughs") would expand into
+    ~10^9 nodes during validation."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a taxonomy file", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def parse_taxonomy(text: str, source: str = "catalog.yaml") -> Taxonomy:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+    except RecursionError:
+        raise TaxonomyError(f"{source}: nested too deeply to be a taxonomy. Fix the file and retry.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

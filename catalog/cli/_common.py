@@ -1,7 +1,10 @@
-"""Options every listing shares, and opening the database the way the user asked."""
+"""Options every listing shares, the one parser of numeric options, and opening the database the way the user
+asked."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -9,13 +12,119 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# No envvar here: a command's --db, then the group's --db, then CATALOG_DB_URL (settings.db_url), so that an
+# explicit --db always wins over the environment.
 db_option = click.option(
     "--db",
     "db_url",
     metavar="URL",
-    envvar="CATALOG_DB_URL",
     help="SQLAlchemy database URL (default: SQLite in the user data dir; env CATALOG_DB_URL).",
 )
+
+INT64_MAX = 2**63 - 1  # the largest id or count a database integer column holds
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+_FLOAT = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+
+
+def _bounds_text(integer: bool, minimum: float | None, maximum: float | None, above: float | None) -> str:
+    kind = "a whole number" if integer else "a finite number"
+    low = f"above {above:g}" if above is not None else None if minimum is None else f"at least {minimum:g}"
+    high = None if maximum is None else f"at most {maximum:g}"
+    if integer and minimum is not None and maximum is not None and above is None:
+        return f"{kind} from {minimum:g} to {maximum:,}"
+    return " ".join(x for x in (kind, low and f"{low}", high and ("and " if low else "") + high) if x)
+
+
+def parse_number(
+    value: Any,
+    option: str,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    expected: str | None = None,
+) -> Any:
+    """The one parser of numeric options: a whole number (integer=True) or a finite float within the bounds.
+
+    NaN, infinities, overflowing exponents (1e400), numbers past 64 bits and memory sizes given to a count are
+    refused with one line that names the option and what it takes (catalog.errors.UsageError)."""
+    from catalog.errors import UsageError
+
+    expected = expected or _bounds_text(integer, minimum, maximum if maximum != INT64_MAX else None, above)
+    text = str(value).strip()
+    if isinstance(value, bool) or not text:
+        raise UsageError(f"{option} must be {expected}, not {text!r}.")
+    number: float | int
+    if integer:
+        if not _INTEGER.match(text):
+            raise UsageError(f"{option} must be {expected}, not {text[:40]!r}.")
+        if len(text.lstrip("+-")) > 19:  # past any 64-bit value: do not even convert it
+            raise UsageError(f"{option} {text[:24]}… is too large: it must be {expected}.")
+        number = int(text)
+        if not -INT64_MAX - 1 <= number <= INT64_MAX:
+            raise UsageError(f"{option} {text} is too large: it must be {expected}.")
+    else:
+        if not _FLOAT.match(text):
+            raise UsageError(f"{option} must be {expected}, not {text[:40]!r}.")
+        number = float(text)
+        if not math.isfinite(number):
+            raise UsageError(f"{option} {text[:24]} is too large: it must be {expected}.")
+    if (
+        (minimum is not None and number < minimum)
+        or (maximum is not None and number > maximum)
+        or (above is not None and number <= above)
+    ):
+        raise UsageError(f"{option} must be {expected}, not {text}.")
+    return number
+
+
+class Number(click.ParamType):
+    """A click type that parses with parse_number: `--limit`, `--budget-s`, run ids ..."""
+
+    def __init__(
+        self,
+        integer: bool = False,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        above: float | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.integer = integer
+        self.expected = expected
+        self.minimum, self.maximum, self.above = minimum, maximum, above
+        self.name = "integer" if integer else "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        option = "value"
+        if param is not None:
+            option = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+        return parse_number(
+            value,
+            option,
+            integer=self.integer,
+            minimum=self.minimum,
+            maximum=self.maximum,
+            above=self.above,
+            expected=self.expected,
+        )
+
+
+def whole(minimum: int = 1, maximum: int = INT64_MAX) -> Number:
+    """A whole number within [minimum, maximum]."""
+    return Number(True, minimum=minimum, maximum=maximum)
+
+
+def positive(maximum: float | None = None) -> Number:
+    """A finite number above 0."""
+    return Number(False, above=0, maximum=maximum)
+
+
+RUN_ID = whole(1)  # benchmark run ids are positive 64-bit integers
+# listing sizes; 0 means all
+LIMIT = Number(True, minimum=0, maximum=10**9, expected="0 (all) or a positive number (a whole number up to 10^9)")
+SEED = whole(0, 2**32 - 1)  # every random generator the harness uses takes a 32-bit seed
 
 
 def format_choice(*choices: str) -> Callable[[F], F]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from catalog.cli._common import db_option, format_choice, open_db
+from catalog.cli._common import LIMIT, RUN_ID, SEED, db_option, format_choice, open_db, positive, whole
 
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
@@ -146,7 +146,7 @@ def bench_group() -> None:
     "CATALOG_ID=PATH stores a local copy's results under the catalog's id.",
 )
 @click.option("--task", "-t", help="Task id or alias; default: inferred from each model's config.")
-@click.option("--top", type=int, help="Benchmark the recommender's top K models for --task.")
+@click.option("--top", type=whole(1, 1000), help="Benchmark the recommender's top K models for --task.")
 @click.option("--batch-sizes", default="1", show_default=True, help="Comma-separated batch sizes.")
 @click.option("--seq-lens", default="128", show_default=True, help="Comma-separated sequence lengths.")
 @click.option(
@@ -159,7 +159,9 @@ def bench_group() -> None:
     show_default=True,
     help="Weights and activations dtype.",
 )
-@click.option("--threads", type=int, help="torch intra-op threads (default: torch's choice, the physical cores).")
+@click.option(
+    "--threads", type=whole(1, 4096), help="torch intra-op threads (default: torch's choice, the physical cores)."
+)
 @click.option(
     "--no-weights",
     is_flag=True,
@@ -167,21 +169,27 @@ def bench_group() -> None:
 )
 @click.option(
     "--budget-s",
-    type=float,
+    type=positive(86400),
     default=10.0,
     show_default=True,
     help="Time cap per (model, shape) for warm-up and measurement.",
 )
 @click.option(
     "--min-iterations",
-    type=int,
+    type=whole(1, 10**6),
     default=6,
     show_default=True,
     help="Timed iterations at least (6: the fewest with a 95% interval of the median); 100 for a sampled p99.",
 )
-@click.option("--timeout-s", type=float, help="Kill a model's process after this many seconds (default: derived).")
-@click.option("--memory-limit-mb", type=float, help="Stop a model whose RSS passes this (default: 90% of free RAM).")
-@click.option("--new-tokens", type=int, default=16, show_default=True, help="Text generation: tokens per iteration.")
+@click.option(
+    "--timeout-s", type=positive(7 * 86400), help="Kill a model's process after this many seconds (default: derived)."
+)
+@click.option(
+    "--memory-limit-mb", type=positive(2**30), help="Stop a model whose RSS passes this (default: 90% of free RAM)."
+)
+@click.option(
+    "--new-tokens", type=whole(1, 10**5), default=16, show_default=True, help="Text generation: tokens per iteration."
+)
 @click.option("--allow-pickle", is_flag=True, help="Allow pickle checkpoints (*.bin); they can run arbitrary code.")
 @click.option("--trust-remote-code", is_flag=True, help="Run model code from the checkpoint's repository.")
 @click.option(
@@ -206,14 +214,24 @@ def bench_group() -> None:
     metavar="JSON_OR_PAIRS",
     help="Model label -> dataset label, e.g. 'POS=positive,NEG=negative' or a JSON object.",
 )
-@click.option("--limit", type=int, help="Score a seeded random sample of N examples (perplexity: the first N tokens).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample, the masks and the bootstrap.")
-@click.option("--eval-batch-size", type=int, default=32, show_default=True, help="Batch size of the evaluation.")
-@click.option("--eval-max-length", type=int, help="Tokens per example (perplexity: per window); default: the task's.")
-@click.option("--stride", type=int, help="Perplexity: tokens between window starts (default: half the window).")
+@click.option(
+    "--limit", type=whole(1, 10**9), help="Score a seeded random sample of N examples (perplexity: the first N tokens)."
+)
+@click.option(
+    "--seed", type=SEED, default=0, show_default=True, help="Seed of the sample, the masks and the bootstrap."
+)
+@click.option(
+    "--eval-batch-size", type=whole(1, 2**16), default=32, show_default=True, help="Batch size of the evaluation."
+)
+@click.option(
+    "--eval-max-length", type=whole(2, 10**7), help="Tokens per example (perplexity: per window); default: the task's."
+)
+@click.option(
+    "--stride", type=whole(1, 10**7), help="Perplexity: tokens between window starts (default: half the window)."
+)
 @click.option(
     "--max-new-tokens",
-    type=int,
+    type=whole(1, 10**5),
     default=32,
     show_default=True,
     help="Summarization/translation/Whisper speech recognition: greedy decoding length.",
@@ -337,6 +355,13 @@ def run_command(
     if outcome.interrupted:
         click.echo(f"Interrupted: {len(rows)} finished result(s) kept in run {outcome.run_id}.", err=True)
         sys.exit(130)
+    if outcome.unsaved:
+        first = outcome.unsaved[0]
+        click.echo(f"Error: {len(outcome.unsaved)} result(s) shown above could not be stored: {first}", err=True)
+        sys.exit(1)
+    if outcome.eval_refused:
+        click.echo(f"Error: {outcome.eval_refused}", err=True)
+        sys.exit(1)
     if rows and all(r["status"] != "ok" for r in rows):
         sys.exit(1)
 
@@ -372,7 +397,7 @@ def _run_with_progress(spec: Any, db: Any, worker_process: Any = None) -> Any:
 
 
 @bench_group.command("list")
-@click.option("--limit", "-n", type=int, default=20, show_default=True, help="How many runs, newest first; 0: all.")
+@click.option("--limit", "-n", type=LIMIT, default=20, show_default=True, help="How many runs, newest first; 0: all.")
 @click.option(
     "--format",
     "fmt",
@@ -406,7 +431,7 @@ def list_command(limit: int, fmt: str, db_url: str | None) -> None:
 
 
 @bench_group.command("show")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=RUN_ID)
 @format_choice("table", "json")
 @db_option
 def show_command(run_id: int, fmt: str, db_url: str | None) -> None:

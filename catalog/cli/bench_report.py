@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from catalog.cli._common import db_option, open_db
+from catalog.cli._common import RUN_ID, Number, db_option, open_db
 
 REGRESSION_EXIT = 3
 
@@ -95,7 +95,7 @@ def _render_tables(report: Any) -> None:
 @click.option(
     "--run",
     "run_ids",
-    type=int,
+    type=RUN_ID,
     multiple=True,
     metavar="RUN_ID",
     help="Only these runs (repeatable); default: the newest result per machine, model and shape.",
@@ -193,18 +193,18 @@ def _compare_title(rows: list[dict[str, Any]], run_a: int, run_b: int) -> str:
 
 
 @click.command("compare")
-@click.argument("run_a", type=int)
-@click.argument("run_b", type=int)
+@click.argument("run_a", type=RUN_ID)
+@click.argument("run_b", type=RUN_ID)
 @click.option(
     "--threshold",
-    type=float,
+    type=Number(minimum=0, maximum=100),
     default=0.05,
     show_default=True,
     help="Latency regression: median slower by more than this fraction (0.05 = 5%) and p < --alpha.",
 )
 @click.option(
     "--alpha",
-    type=float,
+    type=Number(above=0, maximum=1),
     default=0.01,
     show_default=True,
     help="Significance level of the Mann-Whitney U test on the raw latency samples.",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from catalog.cli._common import format_choice
+from catalog.cli._common import format_choice, whole
 
 
 @click.command("hardware")
 @click.option("--calibrate", is_flag=True, help="Measure the fp32/bf16 matmul peak (needs torch) and cache it.")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "mps"]), default="cpu", show_default=True,
               help="Device to calibrate.")  # fmt: skip
-@click.option("--threads", type=int, help="Threads to calibrate with (default: the physical cores).")
+@click.option("--threads", type=whole(1, 4096), help="Threads to calibrate with (default: the physical cores).")
 @format_choice("table", "json")
 def hardware_command(calibrate: bool, device: str, threads: int | None, fmt: str) -> None:
     """This machine: CPU, cores, ISA flags, RAM, GPUs, software, and the calibrated matmul peak that

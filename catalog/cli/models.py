@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from catalog.cli._common import listing_options, open_db
+from catalog.cli._common import LIMIT, listing_options, open_db
 
 
 @click.command("models")
@@ -12,7 +12,7 @@ from catalog.cli._common import listing_options, open_db
 @click.option("--family", "-f", help="Family id or name (e.g. bert, GPT-2).")
 @click.option("--license", "license_", metavar="LICENSE", help="License id (e.g. apache-2.0, mit).")
 @click.option("--language", help="ISO language code the model is tagged with (e.g. en, zh).")
-@click.option("--limit", "-n", default=50, show_default=True, type=int, help="How many; 0 lists all.")
+@click.option("--limit", "-n", default=50, show_default=True, type=LIMIT, help="How many; 0 lists all.")
 @listing_options
 def models_command(
     task: str | None,

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from catalog.cli._common import listing_options, open_db
+from catalog.cli._common import LIMIT, Number, listing_options, open_db, parse_number, positive, whole
 
 LEGEND = (
     "◆ Pareto frontier (accuracy, latency, memory). [here] measured on this machine, "
@@ -39,17 +39,16 @@ def _languages_cell(row: dict[str, Any]) -> str:
 def _weights(values: tuple[str, ...]) -> dict[str, float]:
     weights = {}
     for item in values:
-        name, _, number = item.partition("=")
-        try:
-            weights[name.strip()] = float(number)
-        except ValueError as exc:
-            raise click.BadParameter(f"{item!r}: use NAME=NUMBER, e.g. latency=0.5", param_hint="--weight") from exc
+        name, separator, number = item.partition("=")
+        if not separator or not name.strip():
+            raise click.BadParameter(f"{item!r}: use NAME=NUMBER, e.g. latency=0.5", param_hint="--weight")
+        weights[name.strip()] = parse_number(number, f"--weight {name.strip()}", minimum=0, maximum=1000)
     return weights
 
 
 @click.command("recommend")
 @click.option("--task", "-t", required=True, help="Task id or alias (e.g. ner, sentiment, asr).")
-@click.option("--limit", "-n", default=10, show_default=True, type=int, help="How many; 0 shows all.")
+@click.option("--limit", "-n", default=10, show_default=True, type=LIMIT, help="How many; 0 shows all.")
 @click.option(
     "--profile",
     type=click.Choice(["balanced", "fast", "accurate", "small"]),
@@ -87,10 +86,18 @@ def _weights(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--library", help="Only this library (e.g. transformers, sentence-transformers).")
 @click.option("--include-api", is_flag=True, help="Also rank API-only models (Claude 3, Gemini).")
 @click.option("--include-gated", is_flag=True, help="Also rank gated models (license acceptance needed).")
-@click.option("--max-latency-ms", type=float, help="Latency target: measured p50 here, else estimated from parameters.")
-@click.option("--batch-size", type=int, default=1, show_default=True, help="Batch size the latency target is for.")
-@click.option("--seq-len", type=int, default=128, show_default=True, help="Sequence length the latency target is for.")
-@click.option("--min-accuracy", type=float, help="Accuracy target for the task's metric (0.9 or 90).")
+@click.option(
+    "--max-latency-ms", type=positive(1e12), help="Latency target: measured p50 here, else estimated from parameters."
+)
+@click.option(
+    "--batch-size", type=whole(1, 2**16), default=1, show_default=True, help="Batch size the latency target is for."
+)
+@click.option(
+    "--seq-len", type=whole(1, 10**8), default=128, show_default=True, help="Sequence length the latency target is for."
+)
+@click.option(
+    "--min-accuracy", type=Number(minimum=0, maximum=100), help="Accuracy target for the task's metric (0.9 or 90)."
+)
 @click.option("--pareto", is_flag=True, help="Show only the accuracy/latency/memory Pareto frontier.")
 @click.option("--explain", "explain_id", metavar="MODEL_ID", help="Print the full score breakdown for one model.")
 @listing_options

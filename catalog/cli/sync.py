@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from catalog.cli._common import db_option, format_choice, open_db
+from catalog.cli._common import db_option, format_choice, open_db, whole
 
 
 class RichReporter:
@@ -65,7 +65,7 @@ def _parse_since(value: str | None) -> datetime | None:
 
 @click.command("sync")
 @click.option("--task", "-t", "tasks", multiple=True, help="Task id or alias to sync (repeatable); default: all tasks.")
-@click.option("--limit", "-n", type=int, help="At most this many models per task.")
+@click.option("--limit", "-n", type=whole(1, 10**9), help="At most this many models per task.")
 @click.option(
     "--sort",
     type=click.Choice(["downloads", "likes", "trending", "created", "modified"]),

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from catalog.cli._common import listing_options, name_of, open_db
+from catalog.cli._common import listing_options, name_of, open_db, whole
 
 
 def _join(values: Any) -> str:
@@ -37,7 +37,7 @@ def tasks_command(db_url: str | None, fmt: str, lang: str) -> None:
 
 @click.command("task")
 @click.argument("name")
-@click.option("--top", default=10, show_default=True, help="How many top models to show.")
+@click.option("--top", default=10, show_default=True, type=whole(0, 10**6), help="How many top models to show.")
 @listing_options
 def task_command(name: str, top: int, db_url: str | None, fmt: str, lang: str) -> None:
     """Show one task (id or alias): description, suitable architectures and families, top models."""

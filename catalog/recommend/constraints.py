@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -12,37 +13,53 @@ from catalog.errors import UsageError
 LicenseClass = Literal["permissive", "commercial-ok"]
 DTYPE_BYTES: dict[str, float] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "int4": 0.5}
 MEMORY_OVERHEAD = 0.20  # activations, runtime and allocator slack on top of the weights (stated in every estimate)
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmbtg]?)i?b?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*([kmbtg]?)(i?b?)\s*$", re.IGNORECASE)
 _COUNT_UNITS = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 _BYTE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "b": 1024**3, "t": 1024**4}
+MAX_PARAMS = 10**15  # a thousand times the largest model there is: anything above is a typo
+MAX_BYTES = 2**60  # an exbibyte
+
+
+def _finite(value: float, option: str, text: object, limit: float, what: str) -> float:
+    if not math.isfinite(value) or value > limit:
+        raise UsageError(f"{option} {str(text)[:24]} is too large: give {what} up to {limit:.0e}.")
+    if value <= 0:
+        raise UsageError(f"{option} must be positive, not {text!r}.")
+    return value
 
 
 def parse_count(text: str | int | float, option: str = "--max-params") -> int:
-    """'50M' -> 50_000_000, '1.5B' -> 1_500_000_000, '7e9' or a plain number as is."""
+    """'50M' -> 50_000_000, '1.5B' -> 1_500_000_000, '7e9' or a plain number as is. A memory size ('500MB',
+    '8GiB') is refused: it is not a number of parameters."""
+    if isinstance(text, bool):
+        raise UsageError(f"{option} {text!r} is not a count: use e.g. 50M, 1.5B or 1000000.")
     if isinstance(text, int | float):
-        value = float(text)
+        value = float(text) if not isinstance(text, int) or abs(text) <= MAX_PARAMS else math.inf
     else:
         match = _SIZE.match(str(text))
+        if match and match.group(3) and not (match.group(3).lower() == "b" and not match.group(2)):
+            raise UsageError(
+                f"{option} {text!r} is a memory size, not a number of parameters: use --max-memory {text} for "
+                "memory, or a count such as 500M."
+            )
         if not match or match.group(2).lower() not in _COUNT_UNITS:
-            raise UsageError(f"{option} {text!r} is not a count: use e.g. 50M, 1.5B or 1000000.")
+            raise UsageError(f"{option} {str(text)[:40]!r} is not a count: use e.g. 50M, 1.5B or 1000000.")
         value = float(match.group(1)) * _COUNT_UNITS[match.group(2).lower()]
-    if value <= 0:
-        raise UsageError(f"{option} must be positive, not {text!r}.")
-    return int(value)
+    return int(_finite(value, option, text, MAX_PARAMS, "a count"))
 
 
 def parse_bytes(text: str | int | float, option: str = "--max-memory") -> int:
     """'8GB', '512M', '1.5G' (binary units) or a plain number of bytes."""
+    if isinstance(text, bool):
+        raise UsageError(f"{option} {text!r} is not a size: use e.g. 512MB, 8GB or 16G.")
     if isinstance(text, int | float):
-        value = float(text)
+        value = float(text) if not isinstance(text, int) or abs(text) <= MAX_BYTES else math.inf
     else:
         match = _SIZE.match(str(text))
         if not match:
-            raise UsageError(f"{option} {text!r} is not a size: use e.g. 512MB, 8GB or 16G.")
+            raise UsageError(f"{option} {str(text)[:40]!r} is not a size: use e.g. 512MB, 8GB or 16G.")
         value = float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()]
-    if value <= 0:
-        raise UsageError(f"{option} must be positive, not {text!r}.")
-    return int(value)
+    return int(_finite(value, option, text, MAX_BYTES, "a size"))
 
 
 @lru_cache(maxsize=1)
@@ -90,6 +107,7 @@ class Constraints:
     max_latency_ms: float | None = None
     batch_size: int = 1
     seq_len: int = 128
+    device: str | None = None  # measured latency/memory only from runs on this device (None: any)
     min_accuracy: float | None = None
     machine_memory_bytes: int | None = field(default=None, repr=False)  # --fits: filled from the hardware probe
 
@@ -108,12 +126,12 @@ class Constraints:
             self.max_params = parse_count(self.max_params)
         if self.max_memory_bytes is not None:
             self.max_memory_bytes = parse_bytes(self.max_memory_bytes)
-        if self.max_latency_ms is not None and self.max_latency_ms <= 0:
-            raise UsageError(f"--max-latency-ms must be positive, not {self.max_latency_ms}.")
+        if self.max_latency_ms is not None and (not math.isfinite(self.max_latency_ms) or self.max_latency_ms <= 0):
+            raise UsageError(f"--max-latency-ms must be a finite positive number, not {self.max_latency_ms}.")
         if self.batch_size < 1 or self.seq_len < 1:
             raise UsageError("--batch-size and --seq-len must be at least 1.")
         if self.min_accuracy is not None:
-            if self.min_accuracy < 0 or self.min_accuracy > 100:
+            if not math.isfinite(self.min_accuracy) or self.min_accuracy < 0 or self.min_accuracy > 100:
                 raise UsageError(f"--min-accuracy must be a fraction (0.9) or a percent (90), not {self.min_accuracy}.")
             if self.min_accuracy > 1:
                 self.min_accuracy = self.min_accuracy / 100.0

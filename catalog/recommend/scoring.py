@@ -41,8 +41,8 @@ def profile_weights(profile: str, overrides: Mapping[str, float] | None = None) 
     for name, value in (overrides or {}).items():
         if name not in weights:
             raise UsageError(f"Unknown score component {name!r}; known: {', '.join(COMPONENTS)}.")
-        if value < 0:
-            raise UsageError(f"Weight of {name} must not be negative.")
+        if not 0 <= value < float("inf"):  # also refuses NaN, which would make every score NaN
+            raise UsageError(f"Weight of {name} must be a finite number, at least 0, not {value}.")
         weights[name] = float(value)
     return weights
 
