@@ -3,18 +3,24 @@ timeouts, and retries with capped exponential backoff and jitter (honouring Retr
 
 huggingface_hub's list_models builds a ModelInfo per item inside its generator (one bad item ends the whole
 listing) and its client has no timeout by default, so the catalog fetches raw pages here and validates each item
-itself (catalog.hub.records)."""
+itself (catalog.hub.records).
+
+Next-page links are kept as path and query only and always resolved against the endpoint in use, so that a
+resumed listing, or a mirror whose Link headers name another host, never sends the token elsewhere."""
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from catalog.errors import CatalogError
+from catalog.hub.records import decode_text, json_array_items
 
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 PAGE_SIZE = 1000  # the Hub's maximum page size for /api/models
@@ -38,11 +44,17 @@ class HubUnavailableError(HubError):
 
 @dataclass
 class RetryPolicy:
+    """Retries per request. A 429 whose Retry-After is honoured (waited in full) does not use up `attempts`:
+    the Hub asked for that pause and the request is expected to succeed after it. Those waits have their own
+    bounds: at most `rate_limit_wait_s` in total and `rate_limit_tries` of them per request."""
+
     attempts: int = 6  # tries per request, the first included
     base_s: float = 0.5
     cap_s: float = 30.0
     timeout_s: float = 30.0  # per request: connect, read and write each
     jitter: float = 0.5  # fraction of the delay drawn at random
+    rate_limit_wait_s: float = 900.0  # the Hub's rate-limit windows are 5 minutes: three of them at most
+    rate_limit_tries: int = 50
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -54,8 +66,33 @@ class RetryPolicy:
 @dataclass
 class Page:
     items: list[Any]
-    next_url: str | None
+    next_url: str | None  # path and query of the next page (relative to the endpoint), or None
     url: str
+
+
+def redact_url(url: str) -> str:
+    """The URL without its credentials (`http://user:***@host`; a user name alone is taken for a token and
+    hidden too), for anything stored or shown."""
+    try:
+        parts = urlsplit(url)
+        if "@" not in parts.netloc:
+            return url
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user, has_password, _ = userinfo.partition(":")
+        shown = f"{user}:***" if has_password else "***"
+        return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+    except ValueError:
+        return "<unparseable URL>"
+
+
+def relative_link(url: str, endpoint: str) -> str:
+    """Path and query of a (next-page) URL, relative to the endpoint's own path when it has one."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    prefix = urlsplit(endpoint).path.rstrip("/")
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        path = path[len(prefix) :] or "/"
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 def hub_endpoint() -> str:
@@ -73,13 +110,24 @@ def hub_offline() -> bool:
 
 
 def _retry_after(headers: Any) -> float | None:
+    """Retry-After in seconds (a number or an HTTP date), or None when absent or unusable."""
     value = headers.get("retry-after") if headers is not None else None
     if value is None:
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        return None
+        from datetime import datetime, timezone
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 class HubClient:
@@ -101,6 +149,7 @@ class HubClient:
         from huggingface_hub.utils import build_hf_headers, get_session  # type: ignore[attr-defined]
 
         self.endpoint = (endpoint or hub_endpoint()).rstrip("/")
+        self.display_endpoint = redact_url(self.endpoint)
         self.retry = retry or RetryPolicy()
         self.on_retry = on_retry
         self.sleep = sleep
@@ -115,7 +164,11 @@ class HubClient:
         from huggingface_hub.utils import hf_raise_for_status  # type: ignore[attr-defined]
 
         last_reason = ""
-        for attempt in range(1, self.retry.attempts + 1):
+        attempt = 0
+        rate_limited_s = 0.0
+        rate_limited_tries = 0
+        while attempt < self.retry.attempts:
+            attempt += 1
             retry_after: float | None = None
             try:
                 response = self._session.get(
@@ -126,6 +179,23 @@ class HubClient:
                     return response
                 retry_after = _retry_after(response.headers)
                 last_reason = f"HTTP {response.status_code}"
+                if response.status_code == 429 and retry_after is not None:
+                    if (
+                        rate_limited_s + retry_after > self.retry.rate_limit_wait_s
+                        or rate_limited_tries >= self.retry.rate_limit_tries
+                    ):
+                        raise HubUnavailableError(
+                            f"rate-limited (HTTP 429) for {rate_limited_s + retry_after:.0f} s in all, more than "
+                            f"the {self.retry.rate_limit_wait_s:.0f} s this client waits"
+                        )
+                    attempt -= 1  # an honoured Retry-After does not use up the retry budget
+                    rate_limited_s += retry_after
+                    rate_limited_tries += 1
+                    self.retries += 1
+                    if self.on_retry is not None:
+                        self.on_retry(last_reason, retry_after)
+                    self.sleep(retry_after)
+                    continue
             except httpx2.TimeoutException:
                 last_reason = "timeout"
             except httpx2.TransportError as exc:
@@ -140,22 +210,23 @@ class HubClient:
         raise HubUnavailableError(f"{last_reason} after {self.retry.attempts} tries")
 
     def page(self, url: str, params: list[tuple[str, Any]] | None = None) -> Page:
+        """One listing page. An item that cannot be parsed becomes `Unreadable` (a counted skip); a body that
+        is not a JSON array at all is an error."""
         response = self.get(url, params)
         try:
-            items = response.json()
+            items = json_array_items(decode_text(response.content))
         except ValueError as exc:
-            raise HubUnavailableError("the Hub answered with something that is not JSON") from exc
-        if not isinstance(items, list):
-            raise HubUnavailableError("the Hub's model listing is not a JSON array")
-        next_url = response.links.get("next", {}).get("url")
-        return Page(items=items, next_url=next_url, url=str(response.url))
+            raise HubUnavailableError("the Hub's model listing is not a JSON array") from exc
+        link = response.links.get("next", {}).get("url")
+        next_url = relative_link(link, self.endpoint) if link else None
+        return Page(items=items, next_url=next_url, url=redact_url(str(response.url)))
 
-    def list_pages(self, params: list[tuple[str, Any]], start_url: str | None = None) -> Iterator[Page]:
-        """Pages of /api/models for `params`, from the start or from a stored next-page URL."""
-        page = self.page(start_url) if start_url else self.page(f"{self.endpoint}/api/models", params)
+    def list_pages(self, params: list[tuple[str, Any]], start: str | None = None) -> Iterator[Page]:
+        """Pages of /api/models for `params`, from the start or from a stored next page (path and query)."""
+        page = self.page(self.endpoint + start) if start else self.page(f"{self.endpoint}/api/models", params)
         yield page
         while page.next_url:
-            page = self.page(page.next_url)
+            page = self.page(self.endpoint + page.next_url)
             yield page
 
 

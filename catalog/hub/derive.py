@@ -3,6 +3,7 @@ library, lineage and reported metrics. Each derived fact records how it was deri
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -30,6 +31,8 @@ CLASS_SUFFIX_KINDS = (
     ("ForMaskedLM", "encoder-only"),
 )
 _BASE_MODEL_RELATIONS = ("finetune:", "adapter:", "merge:", "quantized:")
+# The largest published models have ~2e12 parameters; an estimate above 1e14 says the config or name is wrong.
+MAX_ESTIMATED_PARAMS = 10**14
 # timm checkpoints carry no model_type; their name starts with the network's name.
 TIMM_PREFIXES = {
     "convolutional": (
@@ -230,13 +233,15 @@ class Deriver:
 
     @staticmethod
     def params(record: HubModel) -> tuple[int | None, str]:
+        """The reported count, else an estimate; an estimate beyond any real model (a legal repo name such as
+        'llama-99999999999b', a config with absurd shapes) is not derived at all."""
         if record.safetensors_total:
             return record.safetensors_total, "reported: Hub safetensors total"
         estimate = params_from_config(record.config) if record.config else None
-        if estimate:
+        if estimate and estimate <= MAX_ESTIMATED_PARAMS:
             return estimate, "estimated from config (layer shapes)"
         estimate = params_from_name(record.id)
-        if estimate:
+        if estimate and estimate <= MAX_ESTIMATED_PARAMS:
             return estimate, "estimated from the model name"
         return None, ""
 
@@ -263,14 +268,20 @@ class Deriver:
                             continue
                     if not isinstance(value, int | float) or isinstance(value, bool):
                         continue
+                    try:
+                        value = float(value)
+                    except OverflowError:  # an integer beyond float range
+                        continue
+                    if not math.isfinite(value):
+                        continue  # NaN or infinite: no score (SQLite would store NULL in a NOT NULL column)
                     name = metric.get("type") or metric.get("name")
                     if not isinstance(name, str):
                         continue
                     metrics.append(
                         {
-                            "task_id": task.get("type") if isinstance(task.get("type"), str) else None,
+                            "task_id": task["type"][:64] if isinstance(task.get("type"), str) else None,
                             "metric": re.sub(r"\s+", "-", name.strip().lower())[:64],
-                            "value": float(value),
+                            "value": value,
                             "scale": "raw",
                             "dataset": str(dataset.get("name") or dataset.get("type") or "unknown")[:255],
                             "split": str(dataset["split"])[:64] if dataset.get("split") else None,

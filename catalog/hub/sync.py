@@ -6,23 +6,37 @@ next run of the same command continues from the stored next-page URL."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import os
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Integer, bindparam, delete, func, insert, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
 from catalog.db import schema
 from catalog.db.engine import Database
 from catalog.db.models import Model, ModelLanguage, ModelTask, SyncState, Task, utcnow
-from catalog.errors import CatalogError, UsageError
-from catalog.hub.client import HubClient, HubError, HubUnavailableError, listing_params
+from catalog.errors import CatalogError, DatabaseUnavailableError, UsageError
+from catalog.hub.client import HubClient, HubError, HubUnavailableError, listing_params, redact_url, relative_link
 from catalog.hub.derive import DerivedModel, Deriver
-from catalog.hub.records import MalformedItem, parse_datetime, parse_item
+from catalog.hub.records import (
+    MalformedItem,
+    Unreadable,
+    decode_text,
+    json_array_items,
+    loads,
+    parse_datetime,
+    parse_item,
+    unreadable_reason,
+)
 
 SORTS = {
     "downloads": "downloads",
@@ -82,7 +96,13 @@ class ListingReport:
     skipped: int = 0
     architecture_derived: int = 0
     resumed: bool = False
+    resumed_after: int = 0  # models the interrupted run(s) of a resumed listing had already saved
     skip_reasons: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, reason: str) -> None:
+        self.skipped += 1
+        key = reason.split(":")[0]
+        self.skip_reasons[key] = self.skip_reasons.get(key, 0) + 1
 
     @property
     def stored(self) -> int:
@@ -215,6 +235,7 @@ def upsert_page(conn: Connection, derived: Sequence[DerivedModel], source: str, 
         )
     }
     new, changed, curated_changed, unchanged = [], [], [], []
+    derived_kinds = 0
     for model_id, item in by_id.items():
         row = existing.get(model_id)
         if row is None:
@@ -226,7 +247,7 @@ def upsert_page(conn: Connection, derived: Sequence[DerivedModel], source: str, 
         else:
             changed.append(item)
         if item.architecture_derived or (row is not None and row.curated):
-            report.architecture_derived += 1
+            derived_kinds += 1
 
     if new:
         conn.execute(
@@ -252,7 +273,10 @@ def upsert_page(conn: Connection, derived: Sequence[DerivedModel], source: str, 
         statement = (
             update(MODELS)
             .where(MODELS.c.id == bindparam("_id"))
-            .values({c: bindparam(c) for c in columns} | {"provenance": bindparam("provenance"), "updated_at": now})
+            .values(
+                {c: bindparam(c) for c in columns}
+                | {"provenance": bindparam("provenance"), "source": source, "updated_at": now}
+            )
         )
         conn.execute(
             statement,
@@ -285,9 +309,69 @@ def upsert_page(conn: Connection, derived: Sequence[DerivedModel], source: str, 
         conn.execute(
             update(MODELS).where(MODELS.c.id.in_(unchanged)).values(synced_at=now, updated_at=MODELS.c.updated_at)
         )
+        # where the facts were last confirmed (also replaces a source stored with credentials by older versions)
+        conn.execute(
+            update(MODELS)
+            .where(MODELS.c.id.in_(unchanged), MODELS.c.curated.is_(False), MODELS.c.source != source)
+            .values(source=source, updated_at=MODELS.c.updated_at)
+        )
+    report.architecture_derived += derived_kinds
     report.inserted += len(new)
     report.updated += len(changed) + len(curated_changed)
     report.unchanged += len(unchanged)
+
+
+# Errors the database raises for a value it cannot hold (not for a lock or a lost connection): a page that
+# fails with one of these is written again item by item, and the items refused are counted skips.
+_REFUSED = (sa_exc.DataError, sa_exc.IntegrityError, OverflowError, UnicodeEncodeError)
+
+
+def write_page(conn: Connection, derived: Sequence[DerivedModel], source: str, report: ListingReport) -> int:
+    """upsert_page in a savepoint; when the database refuses the page, each item in its own savepoint, counting
+    the refused ones as skips (returned) so that one item the checks did not foresee cannot stop a listing."""
+    try:
+        with conn.begin_nested():
+            upsert_page(conn, derived, source, report)
+        return 0
+    except _REFUSED:
+        pass
+    refused = 0
+    for item in derived:
+        try:
+            with conn.begin_nested():
+                upsert_page(conn, [item], source, report)
+        except _REFUSED as exc:
+            refused += 1
+            report.skip(f"refused by the database ({type(exc).__name__})")
+    return refused
+
+
+def _unstorable(derived: DerivedModel) -> str | None:
+    """Why a derived model's values cannot be stored (text too long for its column, a NUL character, an integer
+    or float the column cannot hold), or None. Checked against the table definitions, so a new column is too."""
+    rows: list[tuple[Any, dict[str, Any]]] = [(MODELS, derived.values)]
+    rows += [(MODEL_TASKS, {"task_id": task}) for task in derived.tasks]
+    rows += [(MODEL_LANGUAGES, {"language": code}) for code in derived.languages]
+    rows += [(REPORTED, metric) for metric in derived.reported]
+    for table, values in rows:
+        for name, value in values.items():
+            column = table.c.get(name)
+            if column is None or value is None:
+                continue
+            kind = column.type
+            if isinstance(value, str):
+                if "\x00" in value:
+                    return f"{name} contains a NUL character"
+                length = getattr(kind, "length", None)
+                if length is not None and len(value) > length:
+                    return f"{name} is longer than {length} characters"
+            elif isinstance(value, float) and not math.isfinite(value):
+                return f"{name} is not a finite number"
+            elif isinstance(value, int) and not isinstance(value, bool):
+                limit = 2**63 - 1 if isinstance(kind, BigInteger) else 2**31 - 1 if isinstance(kind, Integer) else None
+                if limit is not None and not -limit <= value <= limit:
+                    return f"{name} is out of range"
+    return None
 
 
 def _derive_all(
@@ -297,12 +381,18 @@ def _derive_all(
         report.fetched += 1
         try:
             record = parse_item(raw)
+            derived = deriver.derive(record, synced_at)
+            problem = _unstorable(derived)
         except MalformedItem as exc:
-            report.skipped += 1
-            reason = str(exc).split(":")[0]
-            report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
+            report.skip(str(exc))
             continue
-        derived = deriver.derive(record, synced_at)
+        except (RecursionError, MemoryError, ArithmeticError, ValueError, TypeError, KeyError) as exc:
+            # Not foreseen by the checks above: still one item, counted under the error's name, not a stopped sync.
+            report.skip(f"could not be read ({type(exc).__name__})")
+            continue
+        if problem is not None:
+            report.skip(problem)
+            continue
         derived.provenance["downloads"] = downloads_label
         yield derived
 
@@ -310,7 +400,16 @@ def _derive_all(
 # ------------------------------------------------------------------------------------------------- live sync
 
 
-def _state_key(task: str | None, sort: str, author: str | None, search: str | None, since: datetime | None) -> str:
+def _state_key(
+    task: str | None,
+    sort: str,
+    author: str | None,
+    search: str | None,
+    since: datetime | None,
+    endpoint: str | None = None,
+) -> str:
+    """The listing's resume key. It names the endpoint (credentials removed): a listing resumed after switching
+    mirror starts afresh on the new one instead of following the old host's cursor."""
     parts = [f"task={task or '*'}", f"sort={sort}"]
     if author:
         parts.append(f"author={author}")
@@ -318,7 +417,12 @@ def _state_key(task: str | None, sort: str, author: str | None, search: str | No
         parts.append(f"search={search}")
     if since:
         parts.append(f"since={since.date().isoformat()}")
-    return "|".join(parts)[:255]
+    if endpoint:
+        parts.append(f"hub={redact_url(endpoint)}")
+    key = "|".join(parts)
+    if len(key) > 255:  # the column's width: keep keys distinct with a digest of the whole
+        key = key[:222] + "|" + hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return key
 
 
 def resolve_sync_tasks(db: Database, tasks: Sequence[str]) -> list[str]:
@@ -365,9 +469,9 @@ def sync_from_hub(
             _sync_listing(db, client, deriver, listing, task_id, limit, sort, since, author, search, reporter,
                           page_size)  # fmt: skip
         except HubUnavailableError as exc:
-            done = sum(item.stored for item in report.listings)
+            done = sum(item.stored + item.resumed_after for item in report.listings)
             raise HubUnavailableError(
-                f"The Hub at {client.endpoint} is not answering ({exc}) while syncing {task_id} "
+                f"The Hub at {client.display_endpoint} is not answering ({exc}) while syncing {task_id} "
                 f"(page {listing.pages + 1}); {done} models synced so far are saved. Run the same command again "
                 "to continue from there."
             ) from exc
@@ -392,24 +496,28 @@ def _sync_listing(
 ) -> None:
     from huggingface_hub.errors import HfHubHTTPError
 
-    key = _state_key(task_id, sort, author, search, since)
+    key = _state_key(task_id, sort, author, search, since, client.endpoint)
+    legacy_key = _state_key(task_id, sort, author, search, since)  # before resume points named their endpoint
     with db.engine.begin() as conn:
         state = conn.execute(select(SYNC_STATE).where(SYNC_STATE.c.key == key)).first()
-    start_url: str | None = None
+    start: str | None = None
     already = 0
     if state is not None and state.completed_at is None and state.next_url:
-        start_url, already = state.next_url, state.models
-        listing.resumed = True
+        # --limit counts every item the listing gave, skipped ones too: the resumed run goes on from the same
+        # place in the listing and stores the same models as one uninterrupted run.
+        start, already = relative_link(state.next_url, client.endpoint), state.models + state.skipped
+        listing.resumed, listing.resumed_after = True, state.models
     else:
         with db.write() as conn:
-            conn.execute(delete(SYNC_STATE).where(SYNC_STATE.c.key == key))
+            conn.execute(delete(SYNC_STATE).where(SYNC_STATE.c.key.in_([key, legacy_key])))
             conn.execute(
                 insert(SYNC_STATE),
                 {
                     "key": key,
                     "task_id": task_id,
                     "query": {"task": task_id, "sort": sort, "author": author, "search": search,
-                              "since": since.isoformat() if since else None, "limit": limit},
+                              "since": since.isoformat() if since else None, "limit": limit,
+                              "endpoint": client.display_endpoint},
                     "pages": 0, "models": 0, "skipped": 0, "started_at": utcnow(), "updated_at": utcnow(),
                 },
             )  # fmt: skip
@@ -421,10 +529,10 @@ def _sync_listing(
         return
     size = min(page_size, remaining) if remaining else page_size
     params = listing_params(task=task_id, sort=SORTS[sort], author=author, search=search, page_size=size)
-    source = f"hub:{client.endpoint}"
+    source = f"hub:{client.display_endpoint}"[:255]
     label = "reported: Hub downloads (30 days) at sync time"
     try:
-        for page in client.list_pages(params, start_url=start_url):
+        for page in client.list_pages(params, start=start):
             synced_at = utcnow()
             items = page.items
             stop = False
@@ -449,16 +557,16 @@ def _sync_listing(
                 items, stop = items[:remaining], True
             derived = list(_derive_all(items, deriver, listing, synced_at, label))
             with db.write() as conn:
-                upsert_page(conn, derived, source, listing)
-                next_url = None if stop else page.next_url
+                refused = write_page(conn, derived, source, listing)
+                next_url = None if stop else page.next_url  # path and query only
                 conn.execute(
                     update(SYNC_STATE)
                     .where(SYNC_STATE.c.key == key)
                     .values(
                         next_url=next_url,
                         pages=SYNC_STATE.c.pages + 1,
-                        models=SYNC_STATE.c.models + len(derived),
-                        skipped=SYNC_STATE.c.skipped + (len(items) - len(derived)),
+                        models=SYNC_STATE.c.models + len(derived) - refused,
+                        skipped=SYNC_STATE.c.skipped + (len(items) - len(derived) + refused),
                         updated_at=utcnow(),
                         completed_at=utcnow() if next_url is None else None,
                     )
@@ -488,62 +596,112 @@ def _finish_state(db: Database, key: str) -> None:
 # ------------------------------------------------------------------------------------------------- snapshots
 
 
+MAX_CSV_FIELD = 1 << 24  # 16 MiB: a longer CSV field is a counted skip (the csv module's own limit is 128 KiB)
+MAX_LINE_BYTES = 1 << 26  # 64 MiB: a longer JSON line is a counted skip, not a process filling its memory
+
+
 def _snapshot_items(path: Path, report: ListingReport) -> Iterator[Any]:
+    """Items of a snapshot file. A row or line that cannot be read (not UTF-8, not JSON, nested too deeply, a
+    field over the limit, unparseable tags) becomes `Unreadable`, a counted skip; only a file that is not a
+    snapshot at all (wrong columns, not a JSON array) is refused, before anything is written."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        import ast
-        import csv
-
-        csv.field_size_limit(1 << 24)
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            required = {"modelId", "tags"}
-            if not required <= set(reader.fieldnames or []):
-                raise CatalogError(
-                    f"{path}: a CSV snapshot needs the columns modelId and tags (like the Hub list_models dump); "
-                    f"found {', '.join(reader.fieldnames or [])}."
-                )
-            for row in reader:
-                try:
-                    tags = ast.literal_eval(row["tags"]) if row.get("tags") else []
-                except (ValueError, SyntaxError):
-                    tags = None  # parse_item rejects it and the row is counted as skipped
-                item: dict[str, Any] = {"id": row.get("modelId"), "tags": tags}
-                for column, name in (("author", "author"), ("pipeline_tag", "pipeline_tag"), ("sha", "sha"),
-                                     ("lastModified", "lastModified"), ("createdAt", "createdAt"),
-                                     ("library_name", "library_name")):  # fmt: skip
-                    if row.get(column):
-                        item[name] = row[column]
-                for column in ("downloads", "likes"):
-                    if row.get(column):
-                        value = row[column]
-                        item[column] = int(value) if value.isdigit() else value
-                if row.get("private"):
-                    item["private"] = row["private"]
-                yield item
-    elif suffix in (".jsonl", ".ndjson") or suffix == ".json":
-        with path.open(encoding="utf-8") as handle:
-            first = handle.read(1)
-            handle.seek(0)
-            if first == "[":
-                try:
-                    yield from json.load(handle)
-                except json.JSONDecodeError as exc:
-                    raise CatalogError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}).") from exc
-                return
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    yield {"__malformed__": f"line {number} is not JSON"}
+        yield from _csv_items(path)
+    elif suffix in (".jsonl", ".ndjson", ".json"):
+        yield from _json_items(path)
     else:
         raise UsageError(f"{path}: unknown snapshot format; use .jsonl (Hub list_models items) or .csv.")
 
 
+def _json_items(path: Path) -> Iterator[Any]:
+    with path.open("rb") as handle:
+        head = handle.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()
+        handle.seek(0)
+        if head.startswith(b"["):  # one JSON array of items
+            try:
+                items = json_array_items(decode_text(handle.read()))
+            except ValueError as exc:
+                raise CatalogError(
+                    f"{path}: not a JSON array of items (it starts with '[') nor JSON Lines; fix or re-export it."
+                ) from exc
+            yield from items
+            return
+        number = 0
+        while True:
+            line = handle.readline(MAX_LINE_BYTES)
+            if not line:
+                return
+            number += 1
+            if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
+                while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass  # the rest of the over-long line
+                yield Unreadable(f"line over {MAX_LINE_BYTES >> 20} MiB: line {number}")
+                continue
+            if number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM
+            if not line.strip():
+                continue
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                yield Unreadable(f"not UTF-8: line {number}")
+                continue
+            try:
+                yield loads(text)
+            except (ValueError, RecursionError, MemoryError) as exc:
+                yield Unreadable(f"{unreadable_reason(exc)}: line {number}")
+
+
+def _csv_items(path: Path) -> Iterator[Any]:
+    import ast
+    import csv
+
+    csv.field_size_limit(MAX_CSV_FIELD)
+    # utf-8-sig drops a BOM; bytes that are not UTF-8 become lone surrogates, which parse_item refuses.
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        reader = csv.DictReader(handle)
+        try:
+            columns = list(reader.fieldnames or [])
+        except csv.Error as exc:
+            raise CatalogError(f"{path}: the CSV header cannot be read ({exc}).") from exc
+        if not {"modelId", "tags"} <= set(columns):
+            raise CatalogError(
+                f"{path}: a CSV snapshot needs the columns modelId and tags (like the Hub list_models dump); "
+                f"found {', '.join(c[:40] for c in columns[:20])}."
+            )
+        number = 0
+        while True:
+            number += 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield Unreadable(f"unreadable CSV row: row {number} ({str(exc)[:80]})")
+                continue
+            tags_text = row.get("tags")
+            tags: Any = []
+            if tags_text:
+                try:
+                    tags = ast.literal_eval(tags_text)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    yield Unreadable(f"tags is not a list of strings: row {number}")
+                    continue
+            item: dict[str, Any] = {"id": row.get("modelId"), "tags": tags}
+            for column in ("author", "pipeline_tag", "sha", "lastModified", "createdAt", "library_name",
+                           "downloads", "likes", "private"):  # fmt: skip
+                if row.get(column):
+                    item[column] = row[column]  # counts stay text: parse_item reads ASCII digits only
+            yield item
+
+
 def import_snapshot(db: Database, path: Path, *, reporter: Reporter | None = None, batch: int = 1000) -> SyncReport:
-    """Import a snapshot file (JSON Lines of list_models items, or the CSV dump format), batch by batch."""
+    """Import a snapshot file (JSON Lines of list_models items, or the CSV dump format), batch by batch.
+
+    Restartable rather than all-or-nothing: each batch is its own short write transaction (other writers are
+    not held up for the whole file) and an upsert, so if an import stops part-way (a lost connection, a full
+    disk, a kill) running it again finishes the job, with the batches already written counting as unchanged.
+    Nothing an item holds can stop it: unreadable and unusable items are counted skips."""
     if not path.is_file():
         raise CatalogError(f"Snapshot file {path} not found.")
     reporter = reporter or _Silent()
@@ -556,28 +714,65 @@ def import_snapshot(db: Database, path: Path, *, reporter: Reporter | None = Non
     reporter.listing_started(listing.label, None)
     synced_at = utcnow()
     pending: list[DerivedModel] = []
+
+    def flush() -> None:
+        try:
+            with db.write() as conn:
+                write_page(conn, pending, source, listing)
+        except sa_exc.DBAPIError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0][:200] if str(exc.orig or exc).strip() else ""
+            raise DatabaseUnavailableError(
+                f"Importing {path.name} stopped after {listing.stored} models ({type(exc).__name__}: {reason}); "
+                "those are saved. Run the same command again: models already imported count as unchanged."
+            ) from exc
+        listing.pages += 1
+        reporter.page_done(listing.label, listing.stored, listing.skipped, listing.pages)
+        pending.clear()
+
     for derived in _derive_all(_snapshot_items(path, listing), deriver, listing, synced_at, label):
         pending.append(derived)
         if len(pending) >= batch:
-            with db.write() as conn:
-                upsert_page(conn, pending, source, listing)
-            listing.pages += 1
-            reporter.page_done(listing.label, listing.stored, listing.skipped, listing.pages)
-            pending = []
+            flush()
     if pending:
-        with db.write() as conn:
-            upsert_page(conn, pending, source, listing)
-        listing.pages += 1
-        reporter.page_done(listing.label, listing.stored, listing.skipped, listing.pages)
+        flush()
     reporter.listing_finished(listing.label)
     return _finish_report(db, SyncReport(listings=[listing]), synced_at)
 
 
 def export_snapshot(db: Database, path: Path) -> int:
-    """Write every Hub model in the catalog as JSON Lines in the Hub's own field names; returns the count."""
+    """Write every Hub model in the catalog as JSON Lines in the Hub's own field names; returns the count.
+
+    The file appears whole or not at all: it is written to a fresh temporary file (an unpredictable name,
+    created exclusively, so a planted symlink is never followed) in the same directory, then renamed over
+    `path` (a symlink at `path` is replaced, not followed)."""
+    directory = path.parent
+    if path.is_dir():
+        raise UsageError(f"--export-snapshot {path} is a directory: give a file name, such as {path / 'models.jsonl'}.")
+    if not directory.is_dir():
+        raise UsageError(f"--export-snapshot {path}: the directory {directory} does not exist; create it first.")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
+    except OSError as exc:
+        raise CatalogError(f"Cannot write in {directory}: {exc.strerror}. Choose a writable place.") from exc
+    try:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)  # mkstemp creates 0600; an export is an ordinary file
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            count = _write_snapshot(db, out)
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise CatalogError(f"Cannot write {path}: {exc.strerror}. Nothing was written.") from exc
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def _write_snapshot(db: Database, out: Any) -> int:
     count = 0
-    tmp = path.with_name(path.name + ".partial")
-    with db.session() as session, tmp.open("w", encoding="utf-8") as out:
+    with db.session() as session:
         languages: dict[str, list[str]] = {}
         for model_id, code in session.execute(
             select(ModelLanguage.model_id, ModelLanguage.language).order_by(
@@ -619,7 +814,6 @@ def export_snapshot(db: Database, path: Path) -> int:
                 item["safetensors"] = {"total": model.params}
             out.write(json.dumps(item, ensure_ascii=False) + "\n")
             count += 1
-    tmp.replace(path)
     return count
 
 

@@ -317,6 +317,11 @@ class FakeHub:
         self._forced: deque[tuple[FaultPlan, str, str | None]] = deque()
         self.faults: Faults | None = None
         self.malformed: Malformed | None = None
+        #: Poisoned pages: where a listing page holds the JSON string KEY (e.g. ``"@@deep@@"`` as a record's
+        #: value), it is sent with these bytes instead: what ``json.dumps`` never writes (bytes that are not
+        #: UTF-8, 100,000-deep nesting, 5,000-digit numbers). Records keep their placeholder, so sorting and
+        #: filtering see a plain string.
+        self.splice: dict[str, bytes] = {}
         #: When True, resolving a file on a branch answers 307 to the same file at its commit sha.
         self.redirect_resolve = False
         #: ``(method, path+query, status)``; status 0 = no complete response (drop/partial/stall).
@@ -1075,7 +1080,13 @@ class _Handler(BaseHTTPRequestHandler):
                 host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
                 next_params = [(k, v) for k, v in params if k != "cursor"] + [("cursor", cursor)]
                 headers.append(("Link", f'<http://{host}/api/models?{urlencode(next_params)}>; rel="next"'))
-            return _json_response(200, items, headers)
+            response = _json_response(200, items, headers)
+            if hub.splice:
+                body = response.body
+                for placeholder, data in hub.splice.items():
+                    body = body.replace(json.dumps(placeholder).encode("ascii"), data)
+                response = _Response(response.status, response.headers, body)
+            return response
         if path.startswith("/api/models/"):
             segments = path[len("/api/models/") :].strip("/").split("/")
             expand = [v for k, v in params if k in ("expand", "expand[]")]
