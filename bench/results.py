@@ -51,6 +51,9 @@ class BenchResult:
     samples_ms: list[float] = field(default_factory=list)
     unstable: bool = False
     note: str | None = None
+    # The cost model's estimate of this case (catalog.costmodel): its terms, from the worker's config, and what it
+    # predicted from this machine's other runs (completed when the result is stored).
+    estimate: dict[str, Any] | None = None
     # Accuracy on labelled data (a result row of its own: batch_size is the evaluation's batch size, seq_len the
     # longest input it ran). Metric values are fractions except perplexity; BLEU/chrF are stored /100.
     eval_set: str | None = None
@@ -126,6 +129,7 @@ class BenchResult:
             "achieved_gflops": self.achieved_gflops,
             "peak_fraction": self.peak_fraction,
             "note": self.note,
+            "estimate": _estimate_output(self.estimate),
             "eval_set": self.eval_set,
             "eval_checksum": self.eval_checksum,
             "eval_license": self.eval_license,
@@ -138,3 +142,10 @@ class BenchResult:
             "run_id": self.run_id,
             "provenance": self.provenance,
         }
+
+
+def _estimate_output(estimate: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The stored estimate without its terms (FLOPs and bytes per phase: for the fit, not for people)."""
+    if not estimate:
+        return None
+    return {key: value for key, value in estimate.items() if key != "terms"} or None

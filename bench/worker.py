@@ -190,6 +190,7 @@ def _run(send: Any, backend_cls: Any, payload: dict[str, Any]) -> None:
                     if peak and base.achieved_gflops:
                         base.peak_fraction = base.achieved_gflops / peak
                 base.peak_rss_infer_mb = monitor.peak_mb(f"infer {batch_size}x{seq_len}")
+                base.estimate = _estimate_terms(backend.config, job.task, shape, settings)
                 if base.seq_len != shape.seq_len:
                     base.seq_len = shape.seq_len
                 cuda = cuda_memory()
@@ -218,6 +219,22 @@ def _run(send: Any, backend_cls: Any, payload: dict[str, Any]) -> None:
                 evaluation.cuda_max_reserved_mb = cuda["cuda_max_reserved_mb"]
             send({"kind": "eval", "result": evaluation.to_dict()})
     send({"kind": "done"})
+
+
+def _estimate_terms(config: dict[str, Any], task: str, shape: Any, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The cost model's terms of this case (FLOPs, bytes, memory), from the loaded model's full config."""
+    from catalog.costmodel import record_terms
+
+    terms = record_terms(
+        config,
+        task,
+        shape.batch_size,
+        shape.seq_len,
+        settings["dtype"],
+        new_tokens=settings.get("new_tokens", 16),
+        audio_seconds=settings.get("audio_seconds", 5.0),
+    )
+    return {"terms": terms} if terms else None
 
 
 RANDOM_NOTE = "random weights: not a quality figure (a chance-level sanity check)"

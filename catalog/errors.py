@@ -115,3 +115,7 @@ class OutOfRangeError(MetricValueError):
     """A value outside its metric's valid range (or implausible on every scale)."""
 
     reason = "out-of-range"
+
+
+class EstimateError(CatalogError):
+    """A model the cost model cannot estimate (no config, no shapes, no parameter count)."""

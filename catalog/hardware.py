@@ -7,9 +7,10 @@ machine_id is a short digest of the facts that identify the hardware (CPU model,
 the GiB, GPU models, OS family and architecture), not of software versions, so results stay findable across
 upgrades of torch or the OS.
 
-Calibration times square matmuls (torch.mm, 2 n^3 FLOPs each; n = 1024, 2048, 3072) and keeps the best
-repeat per dtype as this
-machine's achievable peak, cached in data_dir()/hardware.json per machine, device and thread count.
+Calibration times square matmuls (2 n^3 FLOPs each; torch.mm at n = 1024 and 2048 per dtype, or numpy's float32
+matmul without torch) and a 256 MiB copy (memory bandwidth, read + write), keeps the best repeat as this machine's
+achievable figure, and caches it in data_dir()/hardware.json per machine, device and thread count, with the
+library that measured it. The cost model (catalog.costmodel) reads it.
 """
 
 from __future__ import annotations
@@ -200,14 +201,71 @@ def cached_peaks(device: str = "cpu", threads: int | None = None) -> dict[str, A
 
 
 def calibrate(
-    device: str = "cpu", threads: int | None = None, *, size: int = 2048, seconds: float = 1.5
+    device: str = "cpu",
+    threads: int | None = None,
+    *,
+    size: int = 2048,
+    seconds: float = 1.5,
+    library: str | None = None,
+    progress: Any = None,
 ) -> dict[str, Any]:
-    """Measure the matmul peak (GFLOP/s) for float32 and bfloat16 (float16 too on GPUs), cache and return it."""
+    """Measure this machine's matmul peak (GFLOP/s) per dtype and its memory bandwidth (GB/s), cache and return
+    them. With torch (the library benchmarks run on): float32 and bfloat16, float16 too on GPUs. Without torch (or
+    library="numpy"): numpy's float32 matmul and copy bandwidth, in about a second. `progress(text)` hears what is
+    being measured."""
+    if library is None:
+        import importlib.util
+
+        library = "torch" if importlib.util.find_spec("torch") is not None else "numpy"
+    if library not in ("torch", "numpy"):
+        raise ValueError(f"library must be torch or numpy, not {library!r}")
+    if library == "numpy" and device != "cpu":
+        raise ValueError("numpy calibrates the CPU only; install torch to calibrate a GPU")
+    threads = threads or (default_threads() if device == "cpu" else None)
+    say = progress or (lambda text: None)
+    if library == "torch":
+        peaks, bandwidth, version = _calibrate_torch(device, threads, size, seconds, say)
+    else:
+        peaks, bandwidth, version = _calibrate_numpy(size, seconds, say)
+    entry = {
+        "gflops": peaks,
+        "bandwidth_gbs": bandwidth,
+        "threads": threads,
+        "library": library,
+        library: version,
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    store = _read_store()
+    facts = fingerprint()
+    store.setdefault(facts["machine_id"], {})[_key(device, threads)] = entry
+    path = _calibration_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(store, indent=2))
+    tmp.replace(path)
+    return entry
+
+
+def _best_seconds(run: Any, budget_s: float, min_repeats: int = 3, max_repeats: int = 50) -> float:
+    """The fastest of repeated timings (the achievable figure): at least min_repeats, then until the budget."""
     import time
 
+    best = float("inf")
+    deadline = time.perf_counter() + budget_s
+    repeats = 0
+    while repeats < min_repeats or (time.perf_counter() < deadline and repeats < max_repeats):
+        start = time.perf_counter_ns()
+        run()
+        best = min(best, (time.perf_counter_ns() - start) / 1e9)
+        repeats += 1
+    return best
+
+
+def _calibrate_torch(
+    device: str, threads: int | None, size: int, seconds: float, say: Any
+) -> tuple[dict[str, float], float, str]:
     import torch
 
-    threads = threads or (default_threads() if device == "cpu" else None)
     if threads and device == "cpu":
         torch.set_num_threads(threads)
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -220,45 +278,55 @@ def calibrate(
         elif device == "mps":
             torch.mps.synchronize()
 
-    peaks: dict[str, Any] = {}
-    sizes = sorted({1024, size, 3072})
-    for name, dtype in dtypes.items():
-        best_rate = 0.0
-        for n in sizes:  # the fastest size differs by dtype and library (fp32 here: 82 at 2048, 184 at 3072)
-            a = torch.randn(n, n, device=device).to(dtype)
-            b = torch.randn(n, n, device=device).to(dtype)
-            out = torch.empty(n, n, device=device, dtype=dtype)
-            with torch.inference_mode():
-                for _ in range(2):
-                    torch.mm(a, b, out=out)
-                sync()
-                best = float("inf")
-                deadline = time.perf_counter() + seconds / len(sizes)
-                repeats = 0
-                while repeats < 3 or (time.perf_counter() < deadline and repeats < 200):
-                    start = time.perf_counter_ns()
+    peaks: dict[str, float] = {}
+    sizes = sorted({1024, size})
+    share = seconds / (len(dtypes) * len(sizes) + 1)
+    with torch.inference_mode():
+        for name, dtype in dtypes.items():
+            say(f"matmul peak, {name} (torch)")
+            best_rate = 0.0
+            for n in sizes:  # the fastest size differs by dtype and library
+                a = torch.randn(n, n, device=device).to(dtype)
+                b = torch.randn(n, n, device=device).to(dtype)
+                out = torch.empty(n, n, device=device, dtype=dtype)
+                torch.mm(a, b, out=out)
+
+                def mm(a: Any = a, b: Any = b, out: Any = out) -> None:
                     torch.mm(a, b, out=out)
                     sync()
-                    best = min(best, (time.perf_counter_ns() - start) / 1e9)
-                    repeats += 1
-            best_rate = max(best_rate, 2 * n**3 / best / 1e9)
-        peaks[name] = best_rate
-    entry = {
-        "gflops": peaks,
-        "threads": threads,
-        "matrix_sizes": sizes,
-        "torch": torch.__version__,
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    store = _read_store()
-    facts = fingerprint()
-    store.setdefault(facts["machine_id"], {})[_key(device, threads)] = entry
-    path = _calibration_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(store, indent=2))
-    tmp.replace(path)
-    return entry
+
+                best_rate = max(best_rate, 2 * n**3 / _best_seconds(mm, share) / 1e9)
+            peaks[name] = best_rate
+        say("memory bandwidth (torch)")
+        count = 64 * 2**20  # 256 MiB of float32: far beyond any cache
+        source = torch.ones(count, device=device)
+        target = torch.empty_like(source)
+        target.copy_(source)
+
+        def copy() -> None:
+            target.copy_(source)
+            sync()
+
+        bandwidth = 2 * count * 4 / _best_seconds(copy, share) / 1e9  # read + write
+    return peaks, bandwidth, str(torch.__version__)
+
+
+def _calibrate_numpy(size: int, seconds: float, say: Any) -> tuple[dict[str, float], float, str]:
+    import numpy as np
+
+    say("matmul peak, float32 (numpy)")
+    n = min(size, 1536)
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), dtype=np.float32)
+    np.matmul(a, b, out=out)
+    peak = 2 * n**3 / _best_seconds(lambda: np.matmul(a, b, out=out), seconds / 2) / 1e9
+    say("memory bandwidth (numpy)")
+    source = np.ones(64 * 2**20, dtype=np.float32)
+    target = np.empty_like(source)
+    np.copyto(target, source)
+    bandwidth = 2 * source.nbytes / _best_seconds(lambda: np.copyto(target, source), seconds / 2) / 1e9
+    return {"float32": peak}, bandwidth, str(np.__version__)
 
 
 def describe(*, with_torch: bool | None = None) -> dict[str, Any]:

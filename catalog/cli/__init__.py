@@ -10,7 +10,9 @@ import click
 from catalog import __version__
 from catalog.cli import bench as _bench
 from catalog.cli import bench_report as _bench_report
+from catalog.cli import estimate as _estimate
 from catalog.cli import evalsets as _evalsets
+from catalog.cli import evidence as _evidence
 from catalog.cli import hardware as _hardware
 from catalog.cli import models as _models
 from catalog.cli import recommend as _recommend
@@ -29,7 +31,7 @@ def cli(db_url: str | None) -> None:
     """
 
 
-for _module in (_taxonomy, _models, _recommend, _sync, _bench, _hardware):
+for _module in (_taxonomy, _models, _recommend, _sync, _bench, _hardware, _estimate, _evidence):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 for _command in (*_evalsets.COMMANDS, *_bench_report.COMMANDS):

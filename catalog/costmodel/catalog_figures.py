@@ -1,0 +1,213 @@
+"""The recommender's estimates for catalog rows that nothing measured: latency and memory from a parameter count
+and a family, through the same cost model and this machine's fit as `catalog estimate`.
+
+Built once per `catalog recommend` (the calibration is read from its cache, never measured here; the fit reads
+this machine's stored results, using the terms stored with them), then a few microseconds per candidate: derived
+shapes are cached per (family, parameter count).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from catalog.costmodel import machine
+from catalog.costmodel.arch import Architecture, derive, kind_of, typical_type
+from catalog.costmodel.counts import phases
+from catalog.costmodel.estimator import History, build_observations
+from catalog.costmodel.fit import Fit, phase_ms
+from catalog.costmodel.memory import MB, estimate_memory
+
+# catalog architecture ids -> the cost model's kinds (and a typical model type for the size limit)
+ARCHITECTURE_TYPES = {
+    "encoder-only": "bert",
+    "decoder-only": "llama",
+    "encoder-decoder": "t5",
+    "vision-transformer": "vit",
+    "speech-encoder": "wav2vec2",
+    "spectrogram-transformer": "vit",
+    "detection-transformer": "vit",
+    "vision-language": "llama",
+    "convolutional": "vit",
+}
+
+
+@functools.lru_cache(maxsize=65536)
+def _derived(params: int, family: str | None, task: str) -> Architecture | None:
+    try:
+        return derive(params, family, task)
+    except Exception:
+        return None
+
+
+def _history_from_connection(conn: Any, device: str, machine_id: str | None) -> History:
+    """Stored results with their recorded terms only (no config look-ups: this runs inside `catalog recommend`)."""
+    from sqlalchemy import select
+
+    from catalog.db.schema import benchmark_results, benchmark_runs
+
+    history = History()
+    if machine_id is None:
+        return history
+    r, runs = benchmark_results.c, benchmark_runs.c
+    rows = conn.execute(
+        select(
+            r.model_id,
+            r.batch_size,
+            r.seq_len,
+            r.dtype,
+            r.latency_p50_ms,
+            r.prefill_ms,
+            r.decode_ms_per_token,
+            r.peak_rss_infer_mb,
+            r.details,
+            r.run_id,
+            r.id,
+        )
+        .join(benchmark_runs, runs.id == r.run_id)
+        .where(
+            runs.machine_id == machine_id,
+            r.device == device,
+            r.status == "ok",
+            r.eval_set.is_(None),
+            r.latency_p50_ms.is_not(None),
+        )
+    ).all()
+    for raw in rows:
+        record = ((raw.details or {}).get("estimate") or {}).get("terms")
+        if not record:
+            continue
+        row = {
+            "model": raw.model_id,
+            "batch_size": raw.batch_size,
+            "seq_len": raw.seq_len,
+            "dtype": raw.dtype,
+            "latency_p50_ms": raw.latency_p50_ms,
+            "prefill_ms": raw.prefill_ms,
+            "decode_ms_per_token": raw.decode_ms_per_token,
+            "peak_rss_infer_mb": raw.peak_rss_infer_mb,
+            "run_id": raw.run_id,
+            "id": raw.id,
+        }
+        observations, memory = build_observations(row, record)
+        history.observations += observations
+        if memory is not None:
+            history.memory.append(memory)
+        history.rows.append(row | {"terms": record})
+    return history
+
+
+class CatalogEstimator:
+    """Latency and memory Figures' values and bases for candidates of one recommendation (task, shape, dtype)."""
+
+    def __init__(self, conn: Any, task: str, batch: int, seq_len: int, dtype: str, device: str = "cpu") -> None:
+        self.task, self.batch, self.seq_len, self.dtype, self.device = task, batch, seq_len, dtype, device
+        self.profile = machine.profile(device)
+        try:
+            history = _history_from_connection(conn, device, self.profile.machine_id)
+        except Exception:  # an older database without results: the priors, said as such
+            history = History()
+        self.fit: Fit = history.fit(self.profile)
+        self.runs = self.fit.cases
+        peak_text = self.profile.peak(dtype if dtype in self.profile.gflops else "float32")[1]
+        calibration = "" if self.profile.measured else f"; {peak_text}"
+        fit_text = f"fit on {self.runs} runs here" if self.runs else "priors: no runs here yet"
+        self._suffix = f"{fit_text}{calibration}"
+        self._latency: dict[tuple[int, str | None], float | None] = {}
+
+    def _arch(self, params: int, family: str | None) -> Architecture | None:
+        return _derived(_rounded(params), family, self.task)
+
+    def latency_ms(self, params: int, family: str | None) -> float | None:
+        key = (_rounded(params), family)
+        if key not in self._latency:
+            arch = self._arch(params, family)
+            value = None
+            if arch is not None:
+                work = phases(arch, self.task, self.batch, self.seq_len, self.dtype)
+                value = sum(phase_ms(self.fit, arch.kind, self.dtype, p.flops, p.bytes, p.layer_calls)[0] for p in work)
+            self._latency[key] = value
+        return self._latency[key]
+
+    def latency_basis(self, params: int, family: str | None) -> str:
+        arch = self._arch(params, family)
+        shape = (
+            f"{arch.layers} layers x {arch.hidden} ({typical_type(family, self.task)} proportions)"
+            if arch
+            else "no shape"
+        )
+        return (
+            f"cost model: {params / 1e6:.0f}M params as {shape}, batch {self.batch} x {self.seq_len} tokens, "
+            f"{self.dtype}; {self._suffix}"
+        )
+
+    def memory_bytes(self, params: int, family: str | None) -> float | None:
+        arch = self._arch(params, family)
+        if arch is None:
+            return None
+        memory = estimate_memory(
+            arch,
+            self.task,
+            self.batch,
+            self.seq_len,
+            self.dtype,
+            overhead_bytes=self.fit.memory_overhead_mb * MB,
+            weights_override=params * _bytes(self.dtype),
+        )
+        return memory.total
+
+    def memory_basis(self) -> str:
+        return (
+            f"cost model: {self.dtype} weights + activations and KV cache at batch {self.batch} x {self.seq_len} + "
+            f"{self.fit.memory_basis()}"
+        )
+
+
+def _rounded(params: int) -> int:
+    """Three significant digits: candidates of nearly the same size share one derived shape (0.5% apart at most)."""
+    params = int(params)
+    if params < 1000:
+        return max(params, 1)
+    scale = 10 ** (len(str(params)) - 3)
+    return (params + scale // 2) // scale * scale
+
+
+def _bytes(dtype: str) -> float:
+    from catalog.costmodel.counts import BYTES_PER_PARAM
+
+    return BYTES_PER_PARAM.get(dtype, 4)
+
+
+def largest_params(
+    limit_bytes: float,
+    architecture: str | None,
+    task: str,
+    batch: int,
+    seq_len: int,
+    dtype: str,
+    overhead_mb: float = 40.0,
+) -> int:
+    """The largest parameter count whose estimated memory fits in limit_bytes (for the SQL size clause)."""
+    model_type = ARCHITECTURE_TYPES.get(architecture or "") or typical_type(None, task)
+    if kind_of(model_type, task) == "decoder" and task not in ("text-generation",):
+        task = "text-generation"
+
+    def total(params: float) -> float:
+        arch = _derived(int(params), model_type, task)
+        if arch is None:
+            return params * _bytes(dtype)
+        memory = estimate_memory(
+            arch, task, batch, seq_len, dtype, overhead_bytes=overhead_mb * MB, weights_override=params * _bytes(dtype)
+        )
+        return memory.total
+
+    low, high = 1e5, max(2e5, limit_bytes / _bytes(dtype))
+    if total(low) > limit_bytes:
+        return 0
+    for _ in range(20):
+        mid = (low * high) ** 0.5
+        if total(mid) <= limit_bytes:
+            low = mid
+        else:
+            high = mid
+    return int(low)

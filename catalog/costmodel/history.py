@@ -1,0 +1,128 @@
+"""This machine's stored benchmark results as the cost model's history (Core queries: no ORM, no torch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from catalog.costmodel.estimator import History, architecture, build_observations, infer_task, terms
+from catalog.costmodel.source import resolve_source
+from catalog.errors import CatalogError
+
+GENERATION_TASKS = {"text-generation", "text2text-generation", "summarization", "translation"}
+
+
+def _reconstruct(
+    row: dict[str, Any], new_tokens: int, audio_seconds: float, cache: dict[Any, Any]
+) -> dict[str, Any] | None:
+    """Terms of an older result stored without them: from its config when one can be found without the network
+    (random: specs, local paths, the Hugging Face cache); None otherwise (a derived shape would teach the fit
+    nothing about real models)."""
+    key = (row["model"], row["task"], row["batch_size"], row["seq_len"], row["dtype"], new_tokens)
+    if key in cache:
+        return cache[key]  # type: ignore[no-any-return]
+    record = None
+    try:
+        name = row["model"]
+        if name.startswith("random:") or name.startswith(("/", ".", "~")) or "=" in name or name.count("/") == 1:
+            source = resolve_source(name, db=_NoCatalog())
+            if source.config is not None:
+                task = row["task"] or infer_task(source.config)
+                arch = architecture(source, task)
+                weights = float(source.gguf["weights_bytes"]) if source.gguf else None
+                record = terms(
+                    arch,
+                    task,
+                    row["batch_size"],
+                    row["seq_len"],
+                    row["dtype"],
+                    new_tokens=new_tokens,
+                    audio_seconds=audio_seconds,
+                    weights_bytes=weights,
+                )
+    except (CatalogError, OSError, ValueError, KeyError):
+        record = None
+    cache[key] = record
+    return record
+
+
+class _NoCatalog:
+    """Stands in for the database when reconstructing: a name that is only a catalog row is skipped."""
+
+    def connect(self) -> Any:
+        raise CatalogError("no config")
+
+
+def load_history(db: Any, device: str = "cpu", machine_id: str | None = None) -> History:
+    """Every ok speed result of this machine on `device`, newest last, with the terms to fit on."""
+    from sqlalchemy import select
+
+    from catalog.db.schema import benchmark_results, benchmark_runs
+
+    if machine_id is None:
+        from catalog import hardware
+
+        machine_id = str(hardware.fingerprint()["machine_id"])
+    r, runs = benchmark_results.c, benchmark_runs.c
+    query = (
+        select(
+            r.id,
+            r.run_id,
+            r.model_id,
+            r.task_id,
+            r.batch_size,
+            r.seq_len,
+            r.dtype,
+            r.weights,
+            r.latency_p50_ms,
+            r.prefill_ms,
+            r.decode_ms_per_token,
+            r.peak_rss_infer_mb,
+            r.details,
+            runs.options,
+        )
+        .join(benchmark_runs, runs.id == r.run_id)
+        .where(
+            runs.machine_id == machine_id,
+            r.device == device,
+            r.status == "ok",
+            r.eval_set.is_(None),
+            r.latency_p50_ms.is_not(None),
+        )
+        .order_by(r.id)
+    )
+    history = History()
+    cache: dict[Any, Any] = {}
+    with db.connect() as conn:
+        rows = conn.execute(query).all()
+    for raw in rows:
+        options = raw.options or {}
+        new_tokens = int(options.get("new_tokens") or 16)
+        audio_seconds = float(options.get("audio_seconds") or 5.0)
+        row = {
+            "id": raw.id,
+            "run_id": raw.run_id,
+            "model": raw.model_id,
+            "task": raw.task_id,
+            "batch_size": raw.batch_size,
+            "seq_len": raw.seq_len,
+            "dtype": raw.dtype,
+            "weights": raw.weights,
+            "latency_p50_ms": raw.latency_p50_ms,
+            "prefill_ms": raw.prefill_ms,
+            "decode_ms_per_token": raw.decode_ms_per_token,
+            "peak_rss_infer_mb": raw.peak_rss_infer_mb,
+        }
+        stored = (raw.details or {}).get("estimate") or {}
+        record = stored.get("terms")
+        if not record:
+            record = _reconstruct(row, new_tokens, audio_seconds, cache)
+        if not record:
+            continue
+        row["terms"] = record
+        row["recorded_estimate"] = {k: v for k, v in stored.items() if k != "terms"} or None
+        observations, memory = build_observations(row, record)
+        history.observations += observations
+        if memory is not None:
+            history.memory.append(memory)
+        history.rows.append(row)
+    return history

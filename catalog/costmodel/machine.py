@@ -1,0 +1,116 @@
+"""This machine's calibrated figures (matmul peak per dtype, memory bandwidth), read from catalog.hardware's cache.
+
+Never a silent assumption: without a calibration the profile carries assumed figures and says so in its basis
+("estimated from an assumed peak — run `catalog hardware --calibrate`"); `ensure()` measures once instead, with a
+progress line (numpy: about a second, no torch).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+ASSUMED_GFLOPS_PER_CORE = 50.0
+ASSUMED_BANDWIDTH_GBS = 10.0
+CALIBRATE_HINT = "run `catalog hardware --calibrate`"
+
+
+@dataclass
+class Profile:
+    device: str
+    gflops: dict[str, float]
+    bandwidth_gbs: float
+    measured: bool
+    library: str | None = None
+    measured_at: str | None = None
+    machine_id: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def peak(self, dtype: str) -> tuple[float, str]:
+        """GFLOP/s for dtype and where it comes from."""
+        if dtype in self.gflops:
+            value = self.gflops[dtype]
+            if self.measured:
+                return value, f"{dtype} matmul peak {value:.0f} GFLOP/s (calibrated with {self.library})"
+            return value, f"an assumed {value:.0f} GFLOP/s peak — {CALIBRATE_HINT}"
+        value = self.gflops.get("float32", ASSUMED_GFLOPS_PER_CORE)
+        how = f"calibrated with {self.library}" if self.measured else "assumed"
+        return value, (
+            f"{dtype} peak not calibrated: the float32 peak {value:.0f} GFLOP/s ({how}) is used and the fitted "
+            f"{dtype} efficiency absorbs the difference — `catalog hardware --calibrate` measures {dtype} with torch"
+        )
+
+    def bandwidth(self) -> tuple[float, str]:
+        if self.measured and self.bandwidth_gbs:
+            return (
+                self.bandwidth_gbs,
+                f"memory bandwidth {self.bandwidth_gbs:.1f} GB/s (calibrated with {self.library})",
+            )
+        return self.bandwidth_gbs, f"an assumed {self.bandwidth_gbs:.0f} GB/s bandwidth — {CALIBRATE_HINT}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "gflops": self.gflops,
+            "bandwidth_gbs": self.bandwidth_gbs,
+            "measured": self.measured,
+            "library": self.library,
+            "measured_at": self.measured_at,
+            "machine_id": self.machine_id,
+        }
+
+
+def _assumed(device: str, machine_id: str | None) -> Profile:
+    cores = os.cpu_count() or 1
+    peak = ASSUMED_GFLOPS_PER_CORE * cores
+    return Profile(device, {"float32": peak}, ASSUMED_BANDWIDTH_GBS, False, machine_id=machine_id)
+
+
+def profile(device: str = "cpu", threads: int | None = None) -> Profile:
+    """The cached calibration for this machine, or assumed figures that say so. Never measures."""
+    from catalog import hardware
+
+    try:
+        machine = str(hardware.fingerprint()["machine_id"])
+        cached = hardware.cached_peaks(device, threads)
+    except Exception:  # the probe must never break an estimate
+        return _assumed(device, None)
+    if not cached or not cached.get("gflops"):
+        return _assumed(device, machine)
+    bandwidth = cached.get("bandwidth_gbs")
+    result = Profile(
+        device,
+        {k: float(v) for k, v in cached["gflops"].items()},
+        float(bandwidth) if bandwidth else ASSUMED_BANDWIDTH_GBS,
+        True,
+        library=cached.get("library", "torch"),
+        measured_at=cached.get("measured_at"),
+        machine_id=machine,
+    )
+    if not bandwidth:  # calibrated before bandwidth was measured
+        result.notes.append(
+            f"memory bandwidth not calibrated: {ASSUMED_BANDWIDTH_GBS:.0f} GB/s assumed — {CALIBRATE_HINT}"
+        )
+    return result
+
+
+def ensure(device: str = "cpu", threads: int | None = None, *, quiet: bool = False) -> Profile:
+    """The cached calibration, measuring it first when there is none (CPU: numpy, ~1-2 s, a progress line on
+    stderr). GPUs need torch and `catalog hardware --calibrate --device cuda`."""
+    current = profile(device, threads)
+    if current.measured or device != "cpu":
+        return current
+    from catalog import hardware
+
+    def say(text: str) -> None:
+        if not quiet:
+            print(f"calibrating this machine once: {text} …", file=sys.stderr, flush=True)
+
+    try:
+        hardware.calibrate(device, threads, library="numpy", seconds=1.0, progress=say)
+    except Exception as exc:  # never fatal: the assumed figures say what they are
+        current.notes.append(f"calibration failed ({type(exc).__name__}): assumed figures used")
+        return current
+    return profile(device, threads)
