@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,18 @@ def render_json(data: Any, stream: Any = None) -> None:
     stream = stream or sys.stdout
     stream.write(json.dumps(data, ensure_ascii=False, indent=2, default=str))
     stream.write("\n")
+
+
+def render_json_items(items: Iterable[Any], stream: Any = None) -> None:
+    """A JSON array written item by item (the same text as render_json of the list): a listing of every model
+    holds one item's text at a time, not the whole document."""
+    stream = stream or sys.stdout
+    first = True
+    for item in items:
+        text = json.dumps(item, ensure_ascii=False, indent=2, default=str).replace("\n", "\n  ")
+        stream.write(("[\n  " if first else ",\n  ") + text)
+        first = False
+    stream.write("[]\n" if first else "\n]\n")
 
 
 def render_csv(rows: Sequence[dict[str, Any]], stream: Any = None) -> None:

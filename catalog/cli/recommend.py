@@ -134,7 +134,7 @@ def recommend_command(
     Figures are marked [here] (measured on this machine), [card] (reported by the model card / Hub) or [est.]
     (estimated, with the basis shown by --explain).
     """
-    from catalog.output import Column, human_count, render, render_json
+    from catalog.output import Column, human_count, render, render_json_items
     from catalog.recommend import explain, recommend
 
     options: dict[str, Any] = dict(
@@ -150,7 +150,7 @@ def recommend_command(
         return
     result = recommend(task, limit=limit, pareto_only=pareto, db=database, **options)
     if fmt == "json":
-        render_json(result.to_list())
+        render_json_items(item.to_dict() for item in result)
         if result.empty_reason:
             from catalog.recommend import NoMatchError
 
