@@ -23,6 +23,7 @@ class Column:
     min_width: int | None = None
     no_wrap: bool = False
     optional: bool = False  # dropped on terminals narrower than WIDE
+    priority: int = 0  # fit_table: 0 = always shown; optional columns are added by rising priority while they fit
 
 
 def _csv_cell(value: Any) -> str:
@@ -118,6 +119,82 @@ def render_table(
         # Cell text is data (model ids, "[card]" tags ...), never rich markup.
         table.add_row(*("" if (v := c.value(row)) is None else escape(str(v)) for c in columns))
     console.print(table)
+
+
+def fit_table(
+    console: Any,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[Column],
+    *,
+    title: str | None = None,
+    caption: str | None = None,
+) -> tuple[Any, list[Column]] | None:
+    """A table for this console's width, choosing columns by width: the priority-0 columns always, then the others
+    by rising priority while the table's narrowest layout still fits. Cells wrap only between words (a column is
+    never narrower than its longest word; no_wrap cells stay whole), so nothing is cut mid-word and nothing runs off
+    the edge. Returns (table, the columns kept), or None when even the priority-0 columns do not fit."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    narrow = console.width < WIDE
+    texts = {id(c): ["" if (v := c.value(row)) is None else str(v) for row in rows] for c in columns}
+    cells = {key: [escape(text) for text in values] for key, values in texts.items()}
+
+    def longest_word(column: Column) -> int:
+        """The narrowest the column may be without cutting a word (or a no_wrap cell)."""
+        pieces = [column.header, *texts[id(column)]]
+        if column.no_wrap:
+            return max(len(piece) for piece in pieces)
+        return max((len(word) for piece in pieces for word in piece.split()), default=1)
+
+    def natural(column: Column) -> int:
+        longest = max(len(piece) for piece in [column.header, *texts[id(column)]])
+        floor = longest_word(column)
+        return min(longest, max(column.max_width, floor)) if column.max_width else longest
+
+    def table_for(chosen: Sequence[Column]) -> Any:
+        return Table(
+            title=escape(title) if title else None,
+            caption=escape(caption) if caption else None,
+            header_style="bold",
+            box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+            pad_edge=not narrow,
+        )
+
+    def widths(chosen: Sequence[Column]) -> list[int] | None:
+        """Each column's width: natural widths, the widest wrapping column narrowed one cell at a time until the
+        table fits; None when even every column at its longest word does not fit."""
+        table = table_for(chosen)
+        for _ in chosen:
+            table.add_column()
+        padding = 2 * len(chosen) - (0 if table.pad_edge else 2)  # one space each side, none at the edges if narrow
+        room = console.width - table._extra_width - padding  # _extra_width: the borders, as rich counts them
+        floors = [max(c.min_width or 0, longest_word(c)) for c in chosen]
+        sizes = [max(natural(c), f) for c, f in zip(chosen, floors, strict=True)]
+        if sum(floors) > room:
+            return None
+        while sum(sizes) > room:
+            widest = max(range(len(sizes)), key=lambda i: sizes[i] - floors[i])
+            sizes[widest] -= 1
+        return sizes
+
+    kept = [c for c in columns if c.priority == 0]
+    if widths(kept) is None:
+        return None
+    for column in sorted((c for c in columns if c.priority > 0), key=lambda c: c.priority):
+        trial = [c for c in columns if c in kept or c is column]
+        if widths(trial) is not None:
+            kept = trial
+    sizes = widths(kept)
+    assert sizes is not None
+    table = table_for(kept)
+    for column, size in zip(kept, sizes, strict=True):
+        table.add_column(column.header, justify=column.justify, width=size,  # type: ignore[arg-type,unused-ignore]
+                         no_wrap=column.no_wrap, overflow="fold")  # fmt: skip
+    for i in range(len(rows)):
+        table.add_row(*(cells[id(c)][i] for c in kept))
+    return table, kept
 
 
 def render(

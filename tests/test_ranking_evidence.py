@@ -78,6 +78,21 @@ def test_protocol_off_task_and_other_benchmarks_are_ignored_with_reasons() -> No
     assert "not on one of the task's benchmarks (catalog.yaml)" in reasons_b
 
 
+def test_unstated_protocol_is_the_benchmarks_and_other_tasks_need_a_plain_benchmark() -> None:
+    evidence = {"a": [_item("a", 0.6, "cais/mmlu", "accuracy")], "b": [_item("b", 0.7, "cais/mmlu", "accuracy")]}
+    result = assess("text-generation", parse_benchmarks([MMLU]), evidence, _facts("a", "b"))
+    assert result["b"].value > result["a"].value  # a leaderboard names its protocol once, not per row
+    tuned = {"id": "sst2-ft", "name": "SST-2 (fine-tuned)", "datasets": ["glue:sst2"], "metric": "accuracy",
+             "protocol": {"variant": "fine-tuned"}}  # fmt: skip
+    sst2 = dict(dataset_config="sst2", split="validation", task_id="text-classification")
+    rows = {"x": [_item("x", 0.93, "glue", "accuracy", **sst2)], "y": [_item("y", 0.91, "glue", "accuracy", **sst2)]}
+    as_fill_mask = assess("fill-mask", parse_benchmarks([tuned]), rows, _facts("x", "y"))
+    assert as_fill_mask["x"].basis == "none"
+    assert as_fill_mask["x"].ignored[0].reason == "off-task: measures text-classification"
+    stated = {m: [_item(m, v, "glue", "accuracy", protocol="fine-tuned", **sst2)] for m, v in (("x", 0.93), ("y", 0.9))}
+    assert assess("fill-mask", parse_benchmarks([tuned]), stated, _facts("x", "y"))["x"].basis == "evidence"
+
+
 def test_aggregate_counts_only_full_coverage() -> None:
     members = [{"dataset": f"mteb/T{i}", "config": "default", "split": "test", "metric": "accuracy"} for i in range(4)]
     bench = {"id": "mteb", "name": "MTEB", "metric": "mteb-mean", "aggregate": members}
@@ -225,11 +240,12 @@ def test_no_ranking_compares_across_benchmarks_metrics_or_directions(seed: int) 
             assert used.benchmark_id == members[0][1].benchmark_id
             assert used.compared == len(members)
             for item in used.items:
-                assert item.task_id in (None, "task")
+                # another task's row only on one of this task's benchmarks without a variant
+                assert item.task_id in (None, "task") or (bench is not None and bench.variant is None)
                 if bench is not None and not bench.aggregate:
                     assert item.dataset in bench.datasets and item.metric == bench.metric
                     if bench.n_shot is not None and item.source_kind != MEASURED_KIND:  # one harness here
-                        assert item.shots == bench.n_shot
+                        assert item.shots in (None, bench.n_shot)  # unstated: the benchmark's own protocol
                 if bench is not None and bench.aggregate:
                     assert item.dataset in {m.dataset for m in bench.aggregate} and item.metric == "accuracy"
         firsts = [used.items[0] for _, used in members]

@@ -12,9 +12,31 @@ from catalog.errors import UnknownTaskError, UsageError
 from catalog.recommend import COMPONENTS, recommend
 
 
+def _card_rows(db: object, rows: list[tuple[str, float]]) -> None:
+    """Model-card results on CoNLL-2003 (the mini taxonomy names no benchmarks, so rows group by dataset)."""
+    from datetime import datetime
+
+    from sqlalchemy import insert
+
+    from catalog.db.schema import evidence, evidence_sources
+
+    with db.write() as conn:  # type: ignore[attr-defined]
+        conn.execute(insert(evidence_sources).values(key="cards", kind="model-card", name="cards", format="test",
+                                                     location="test", skipped={}))  # fmt: skip
+        for model_id, value in rows:
+            conn.execute(insert(evidence).values(
+                source_key="cards", model_id=model_id, task_id="token-classification", dataset="conll2003",
+                split="test", metric="seqeval-f1", metric_raw="f1", value=value, higher_is_better=True,
+                source_kind="model-card", source_name="model card", source_date=datetime(2024, 1, 1), details={},
+            ))  # fmt: skip
+
+
 def test_python_api_is_callable_from_the_package(mini_taxonomy: Path) -> None:
+    # Changed by issue 12: a lone reported figure (nothing comparable among the candidates) is shown but no longer
+    # counts as accuracy, so the order follows the other components.
     result = catalog.recommend(task="ner")
-    assert [r.model.id for r in result] == ["dslim/bert-base-NER", "example/small-ner"]
+    assert {r.model.id for r in result} == {"dslim/bert-base-NER", "example/small-ner"}
+    assert [r.score for r in result] == sorted((r.score for r in result), reverse=True)
     assert result.task == "token-classification"
 
 
@@ -38,11 +60,13 @@ def test_order_is_deterministic_and_weights_matter(mini_taxonomy: Path) -> None:
     db = open_database()
     first = [r.model.id for r in recommend("ner", db=db)]
     assert first == [r.model.id for r in recommend("ner", db=db)]
-    # With popularity switched off the two curated NER models differ only by the reported metric.
+    # With accuracy alone the two NER models differ only by their standing on comparable evidence (changed by
+    # issue 12: a mid-rank percentile among the candidates, no longer the raw figure).
+    _card_rows(db, [("dslim/bert-base-NER", 0.913), ("example/small-ner", 0.80)])
     only_accuracy = recommend("ner", db=db, weights={name: 0.0 for name in COMPONENTS} | {"accuracy": 1.0})
     assert only_accuracy.items[0].model.id == "dslim/bert-base-NER"
-    assert only_accuracy.items[0].score == pytest.approx(0.913)  # the card's 91.3% as a fraction
-    assert only_accuracy.items[1].score == 0.0
+    assert only_accuracy.items[0].score == pytest.approx(0.75)
+    assert only_accuracy.items[1].score == pytest.approx(0.25)
     db.dispose()
 
 
@@ -93,9 +117,12 @@ def test_measured_results_for_this_machine_take_precedence(mini_taxonomy: Path, 
                               batch_size=32, seq_len=0, device="cpu", dtype="float32", provenance="measured here",
                               eval_set="uner_en_ewt", primary_metric="seqeval-f1", metrics={"seqeval-f1": 0.61},
                               ci95={"seqeval-f1": [0.58, 0.64]}, n_examples=2077))  # fmt: skip
+    _card_rows(db, [("dslim/bert-base-NER", 0.913), ("example/small-ner", 0.80)])
     result = {r.model.id: r for r in recommend("ner", db=db)}
     small_accuracy = result["example/small-ner"].accuracy
-    assert small_accuracy.kind == "measured" and small_accuracy.value == 0.61 and "uner_en_ewt" in small_accuracy.basis
+    assert (
+        small_accuracy.kind == "measured" and small_accuracy.value == 0.61 and "uner_en_ewt" in small_accuracy.benchmark
+    )
     assert result["dslim/bert-base-NER"].accuracy.kind == "reported"  # the card's figure where nothing was measured
     # a result from another machine is not used here
     assert result["example/small-ner"].latency_ms.kind == "estimated"

@@ -9,8 +9,10 @@ import click
 from catalog.cli._common import LIMIT, Number, listing_options, open_db, parse_number, positive, whole
 
 LEGEND = (
-    "◆ Pareto frontier (accuracy, latency, memory). [here] measured on this machine, "
-    "[card] reported by the model card or Hub, [est.] estimated (see --explain)."
+    "◆ Pareto frontier (accuracy, latency, memory). Accuracy: value, metric, benchmark and source: [here] measured "
+    "on this machine, [card] model card or Hub, [leaderboard], [paper], [user]; (alone) no other candidate has a "
+    "comparable figure; prior: no direct evidence. [est.] estimated. --explain MODEL shows every figure used or "
+    "ignored."
 )
 
 
@@ -98,6 +100,11 @@ def _weights(values: tuple[str, ...]) -> dict[str, float]:
 @click.option(
     "--min-accuracy", type=Number(minimum=0, maximum=100), help="Accuracy target for the task's metric (0.9 or 90)."
 )
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "mps"]),
+    help="Use latency/memory measured here only from runs on this device (default: any device; the figure says which).",
+)
 @click.option("--pareto", is_flag=True, help="Show only the accuracy/latency/memory Pareto frontier.")
 @click.option("--explain", "explain_id", metavar="MODEL_ID", help="Print the full score breakdown for one model.")
 @listing_options
@@ -122,6 +129,7 @@ def recommend_command(
     max_latency_ms: float | None,
     batch_size: int,
     seq_len: int,
+    device: str | None,
     min_accuracy: float | None,
     pareto: bool,
     explain_id: str | None,
@@ -134,7 +142,7 @@ def recommend_command(
     Figures are marked [here] (measured on this machine), [card] (reported by the model card / Hub) or [est.]
     (estimated, with the basis shown by --explain).
     """
-    from catalog.output import Column, human_count, render, render_json_items
+    from catalog.output import render, render_json_items
     from catalog.recommend import explain, recommend
 
     options: dict[str, Any] = dict(
@@ -142,7 +150,7 @@ def recommend_command(
         commercial_ok=commercial_ok, language=languages, max_params=max_params, max_memory=max_memory, fits=fits,
         dtype=dtype, architecture=architecture, family=family, library=library, include_api=include_api,
         include_gated=include_gated, max_latency_ms=max_latency_ms, batch_size=batch_size, seq_len=seq_len,
-        min_accuracy=min_accuracy,
+        device=device, min_accuracy=min_accuracy,
     )  # fmt: skip
     database = open_db(db_url)
     if explain_id:
@@ -156,31 +164,62 @@ def recommend_command(
 
             raise NoMatchError(result.empty_reason)
         return
-    rows = result.to_list()
-    columns = [
-        Column("#", lambda r: f"{r['rank']}{'◆' if r['pareto'] else ''}", justify="right"),
-        Column("Model", lambda r: r["id"], min_width=24),
-        Column("Family", lambda r: r["family"], optional=True),
-        Column("Architecture", lambda r: r["architecture"], optional=True),
-        Column("Params", lambda r: human_count(r["params"]), justify="right"),
-        Column("License", _license_cell),
-        Column("Languages", _languages_cell, optional=True),
-        Column("Downloads", lambda r: human_count(r["downloads"]), justify="right", optional=True),
-        Column("Accuracy", lambda r: _figure(r["accuracy"]), optional=True),
-        Column("Latency", lambda r: _figure(r["latency_ms"], "ms"), optional=True),
-        Column("Score", lambda r: f"{r['score']:.3f}", justify="right"),
-        Column("Why", lambda r: r["why"], max_width=60, min_width=24),
-    ]  # fmt: skip
-    caption = f"{result.matched} of {result.considered} {result.task} models match (profile {result.profile})"
     if fmt == "csv":
-        render(rows, columns, "csv")
-        return
-    from rich.console import Console
+        render(result.to_list(), _columns(), "csv")
+    else:
+        from rich.console import Console
+
+        print_recommendations(result, Console())
+    if result.empty_reason:
+        from catalog.recommend import NoMatchError
+
+        raise NoMatchError(result.empty_reason)
+
+
+def _columns() -> list[Any]:
+    """The recommendation table's columns; `priority` says which come first when the terminal is narrow (0: always)."""
+    from catalog.output import Column, human_count
+
+    return [
+        Column("#", lambda r: f"{r['rank']}{'◆' if r['pareto'] else ''}", justify="right", no_wrap=True),
+        Column("Model", lambda r: r["id"], no_wrap=True),
+        Column("Params", lambda r: human_count(r["params"]), justify="right", no_wrap=True, priority=2),
+        Column("License", _license_cell, priority=3),
+        Column("Accuracy", lambda r: (r["accuracy"] or {}).get("display") or "—", max_width=34, priority=1),
+        Column("Latency", lambda r: _figure(r["latency_ms"], "ms"), priority=4),
+        Column("Score", lambda r: f"{r['score']:.3f}", justify="right", no_wrap=True),
+        Column("Downloads", lambda r: human_count(r["downloads"]), justify="right", no_wrap=True, priority=6),
+        Column("Family", lambda r: r["family"], priority=7),
+        Column("Languages", _languages_cell, priority=8),
+        Column("Architecture", lambda r: r["architecture"], priority=9),
+        Column("Why", lambda r: r["why"], max_width=60, min_width=24, priority=5),
+    ]  # fmt: skip
+
+
+def print_recommendations(result: Any, console: Any) -> None:
+    """The ranked table, fitted to the console: columns are chosen by width, and when the reasons do not fit as a
+    column they follow the table, one line per model. Model ids are never cut; if even the rank, id and score do not
+    fit in a row, each model is listed on its own lines."""
     from rich.markup import escape
 
-    console = Console()
+    from catalog.output import fit_table
+
+    rows = result.to_list()
+    caption = f"{result.matched} of {result.considered} {result.task} models match (profile {result.profile})"
     if rows:
-        render(rows, columns, "table", title=f"Recommended for {result.task}", caption=caption)
+        fitted = fit_table(console, rows, _columns(), title=f"Recommended for {result.task}", caption=caption)
+        if fitted is None:
+            console.print(escape(f"Recommended for {result.task} ({caption})"))
+            for row in rows:
+                console.print(escape(f"{row['rank']}. {row['id']}"), no_wrap=True, overflow="ignore", crop=False)
+                accuracy = (row["accuracy"] or {}).get("display") or "no accuracy figure"
+                console.print(escape(f"   score {row['score']:.3f}; {accuracy}; {row['why']}"))
+        else:
+            table, kept = fitted
+            console.print(table)
+            if not any(column.header == "Why" for column in kept):
+                for row in rows:
+                    console.print(escape(f"{row['rank']:>2}. {row['why']}"))
         console.print(escape(LEGEND))
     if result.excluded:
         console.print("Excluded: " + escape("; ".join(f"{reason}: {n}" for reason, n in result.excluded.items())))
@@ -188,17 +227,14 @@ def recommend_command(
         console.print(f"[bold]Not checked[/bold] — {result.unverifiable_total} models pass the hard constraints but "
                       "have no figure for a target:")  # fmt: skip
         for item in result.unverifiable[:10]:
-            console.print(f"  {item.id}: {item.reason}")
+            console.print(escape(f"  {item.id}: {item.reason}"))
     if result.suggestion:
-        console.print(f"[bold]Hint:[/bold] {result.suggestion}")
-    if result.empty_reason:
-        from catalog.recommend import NoMatchError
-
-        raise NoMatchError(result.empty_reason)
+        console.print(f"[bold]Hint:[/bold] {escape(result.suggestion)}")
 
 
 def _print_explanation(explanation: Any, fmt: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from catalog.output import render_json
@@ -209,23 +245,72 @@ def _print_explanation(explanation: Any, fmt: str) -> None:
     console = Console()
     if explanation.score is None:
         console.print(
-            f"{explanation.model} is not ranked for {explanation.task}: excluded by "
-            + ", ".join(explanation.excluded_by)
-            + "."
+            escape(
+                f"{explanation.model} is not ranked for {explanation.task}: excluded by "
+                + ", ".join(explanation.excluded_by)
+                + "."
+            )
         )
         return
-    table = Table(title=f"{explanation.model} for {explanation.task}: rank {explanation.rank}, "
-                        f"score {explanation.score:.4f} (profile {explanation.profile})")  # fmt: skip
+    table = Table(title=escape(f"{explanation.model} for {explanation.task}: rank {explanation.rank}, "
+                               f"score {explanation.score:.4f} (profile {explanation.profile})"))  # fmt: skip
     for header in ("Component", "Weight", "Value", "Contribution", "Raw", "Provenance"):
         table.add_column(
             header, overflow="fold", justify="right" if header in ("Weight", "Value", "Contribution") else "left"
         )
     for c in explanation.components:
-        table.add_row(c.name, f"{c.weight:.2f}", f"{c.value:.3f}", f"{c.contribution:.4f}", c.raw, c.provenance)
+        table.add_row(
+            c.name, f"{c.weight:.2f}", f"{c.value:.3f}", f"{c.contribution:.4f}", escape(c.raw), escape(c.provenance)
+        )
     table.add_row("total", "", "", f"{sum(c.contribution for c in explanation.components):.4f}", "", "")
     console.print(table)
     if explanation.base_model:
-        console.print(f"Fine-tuned from {explanation.base_model}.")
+        console.print(escape(f"Fine-tuned from {explanation.base_model}."))
+    _print_evidence(explanation, console)
+
+
+def _print_evidence(explanation: Any, console: Any) -> None:
+    """Every evidence row the accuracy component used, and every row it ignored with the reason."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    used, ignored = explanation.evidence_rows()
+    quality = explanation.evidence
+    if quality is not None and quality.basis == "prior":
+        console.print(escape(f"Accuracy is a prior (no direct evidence): {quality.prior}."))
+    for note in quality.partial if quality is not None else []:
+        console.print(escape(f"Partial coverage, not counted: {note}."))
+
+    def figure(row: dict[str, Any]) -> str:
+        where = "/".join(str(p) for p in (row["dataset"], row["config"], row["split"]) if p)
+        protocol = ", ".join(p for p in (f"{row['n_shot']}-shot" if row["n_shot"] is not None else None,
+                                         row["protocol"]) if p)  # fmt: skip
+        return f"{row['metric']} {row['value']:.4g} on {where}" + (f" ({protocol})" if protocol else "")
+
+    def source(row: dict[str, Any]) -> str:
+        verified = "verified" if row["verified"] else "self-reported"
+        return f"{row['source']}: {row['source_name']}, {row['date'] or 'undated'}, {verified}"
+
+    if not used and not ignored:
+        console.print("No quality evidence for this model on this task.")
+        return
+    if used:
+        table = Table(title=f"Evidence used ({len(used)})", show_lines=False)
+        for header in ("Benchmark", "Figure", "Source", "Standing"):
+            table.add_column(header, overflow="fold")
+        for row in used:
+            standing = f"{row['standing']:.2f} vs {row['compared_with']}"
+            if row["aggregate_of"]:
+                standing += f" (mean of {row['aggregate_of']})"
+            table.add_row(escape(row["benchmark"]), escape(figure(row)), escape(source(row)), standing)
+        console.print(table)
+    if ignored:
+        table = Table(title=f"Evidence ignored ({len(ignored)})", show_lines=False)
+        for header in ("Figure", "Source", "Reason"):
+            table.add_column(header, overflow="fold")
+        for row in ignored:
+            table.add_row(escape(figure(row)), escape(source(row)), escape(row["reason"]))
+        console.print(table)
 
 
 COMMANDS = [recommend_command]

@@ -15,12 +15,12 @@ from sqlalchemy.engine import Connection
 
 from catalog.db.engine import Database, open_database
 from catalog.db.schema import benchmark_results, benchmark_runs, model_languages, model_tasks, models, utcnow
-from catalog.db.schema import reported_metrics as reported_table
 from catalog.db.schema import tasks as tasks_table
 from catalog.errors import CatalogError, UnknownLanguageError, UnknownLicenseError, UsageError
 from catalog.queries import first_column, model_records, resolve_architecture, resolve_family, resolve_task
+from catalog.recommend import quality as q
 from catalog.recommend.constraints import MEMORY_OVERHEAD, Constraints, license_classes, license_known
-from catalog.recommend.scoring import COMPONENTS, LOWER_IS_BETTER, PROFILES, as_fraction, profile_weights
+from catalog.recommend.scoring import COMPONENTS, LOWER_IS_BETTER, PROFILES, RANDOM_WEIGHTS_LABEL, profile_weights
 from catalog.records import ModelRecord
 
 DEFAULT_WEIGHTS: Mapping[str, float] = PROFILES["balanced"]
@@ -58,6 +58,35 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class AccuracyFigure(Figure):
+    """The evidence shown for a model: one result (measured here first), or a prior. `standing` is the accuracy
+    component it fed (its place among the candidates); `compared` is false for a figure shown but not placed (no
+    other candidate has a comparable one)."""
+
+    metric: str = ""
+    label: str = ""  # the metric's short display label (F1, WER ...)
+    benchmark: str = ""
+    source: str = ""  # source kind: measured | leaderboard | model-card | paper | user | hub | prior
+    source_name: str = ""
+    date: str | None = None
+    verified: bool = False
+    higher_is_better: bool = True
+    compared: bool = True
+    standing: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"display": self.cell()}
+
+    def cell(self) -> str:
+        """`0.926 F1 CoNLL-03 [card]`, `0.21 WER LibriSpeech [here]`, `prior 0.42 [prior]`."""
+        if self.kind == "prior":
+            return f"prior {self.value:.2f}"
+        parts = [f"{self.value:.3g}", self.label, self.benchmark]
+        text = " ".join(p for p in parts if p) + f" [{q.source_tag(self.source)}]"
+        return text + ("" if self.compared else " (alone)")
+
+
+@dataclass(frozen=True)
 class Recommendation:
     rank: int
     model: ModelRecord
@@ -71,6 +100,9 @@ class Recommendation:
     memory_bytes: Figure | None = None
     pareto: bool = False
     flags: list[str] = field(default_factory=list)
+    evidence: q.Quality | None = None  # every row used or ignored, for --explain
+    downloads_as_of: str | None = None  # the date of the downloads figure
+    params_basis: str | None = None  # where the parameter count comes from
 
     def to_dict(self) -> dict[str, Any]:
         m = self.model
@@ -84,6 +116,8 @@ class Recommendation:
             "license": m.license,
             "languages": m.languages,
             "downloads": m.downloads,
+            "downloads_as_of": self.downloads_as_of,
+            "params_basis": self.params_basis,
             "score": round(self.score, 4),
             "why": self.why,
             "accuracy": self.accuracy.to_dict() if self.accuracy else None,
@@ -195,47 +229,83 @@ def _machine_id_and_peak() -> tuple[str | None, float | None, str]:
     return machine, peak, basis
 
 
-def _measured_accuracy(metric: str | None, metrics: dict[str, Any]) -> float | None:
-    """The headline metric as a fraction (higher is better); None for lower-is-better metrics like perplexity."""
-    if not metric or metric not in metrics or metrics[metric] is None:
-        return None
-    return as_fraction(metric, float(metrics[metric]), "raw")
+def _measured(
+    conn: Connection, task_id: str, machine: str | None, c: Constraints
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[q.EvidenceItem]]]:
+    """What benchmark runs on this machine measured per model for this task.
 
-
-def _measured(conn: Connection, task_id: str, machine: str | None, batch: int, seq: int) -> dict[str, dict[str, Any]]:
-    """What benchmark runs on this machine measured per model for this task: latency and peak memory at the asked
-    shape (latest run), and accuracy on labelled data at any shape (latest run that measured it)."""
+    Latency and peak memory only from results that match the request (batch size, sequence length, dtype, and the
+    device when one is asked for), the latest matching one; and every accuracy result on labelled data here (real
+    weights, any shape), as evidence: the latest per model, evaluation set and metric."""
     if machine is None:
-        return {}
+        return {}, {}
+    from catalog.evidence.registry import canonical_metric
+
     results, runs = benchmark_results.c, benchmark_runs.c
     rows = conn.execute(
-        select(results.model_id, results.batch_size, results.seq_len, results.latency_p50_ms,
-               results.peak_rss_infer_mb, results.weights, results.primary_metric, results.metrics, results.eval_set,
-               results.run_id)
+        select(results.id, results.model_id, results.batch_size, results.seq_len, results.device, results.dtype,
+               results.latency_p50_ms, results.peak_rss_infer_mb, results.weights, results.primary_metric,
+               results.metrics, results.eval_set, results.eval_checksum, results.n_examples, results.run_id,
+               runs.created_at)
         .join(benchmark_runs, runs.id == results.run_id)
         .where(runs.machine_id == machine, results.status == "ok",
                or_(results.task_id == task_id, results.task_id.is_(None)))
         .order_by(results.id)
     ).all()  # fmt: skip
     found: dict[str, dict[str, Any]] = {}
+    evidence: dict[tuple[str, str, str], q.EvidenceItem] = {}
     for result in rows:
-        run_id = result.run_id
-        entry = found.setdefault(result.model_id, {})
-        if result.batch_size == batch and result.seq_len == seq and result.latency_p50_ms:
-            entry.update(p50=result.latency_p50_ms, peak_mb=result.peak_rss_infer_mb, run=run_id,
-                         weights=result.weights)  # fmt: skip
-        accuracy = _measured_accuracy(result.primary_metric, result.metrics or {})
-        if accuracy is not None and result.weights != "random":
-            entry.update(accuracy=accuracy, accuracy_metric=result.primary_metric, eval_set=result.eval_set,
-                         accuracy_run=run_id)  # fmt: skip
-    return {model: entry for model, entry in found.items() if entry}
+        shape_ok = result.batch_size == c.batch_size and result.seq_len == c.seq_len and result.dtype == c.dtype
+        if shape_ok and (c.device is None or result.device == c.device) and result.latency_p50_ms:
+            found[result.model_id] = dict(
+                p50=result.latency_p50_ms, peak_mb=result.peak_rss_infer_mb, run=result.run_id,
+                weights=result.weights, device=result.device, dtype=result.dtype,
+            )  # fmt: skip
+        metric = result.primary_metric
+        value = (result.metrics or {}).get(metric) if metric else None
+        if value is None or result.weights == "random" or not result.eval_set:
+            continue
+        spec = canonical_metric(metric, task_id)
+        name = spec.name if spec else metric
+        higher = spec.higher_is_better if spec else metric.lower() not in LOWER_IS_BETTER
+        evidence[(result.model_id, result.eval_set, name)] = q.EvidenceItem(
+            key=f"run {result.run_id} result {result.id}", model_id=result.model_id, task_id=None,
+            dataset=result.eval_set, dataset_config=None, split=None, metric=name, subset=result.eval_checksum,
+            value=float(value), higher_is_better=higher, source_kind=q.MEASURED_KIND,
+            source_name=f"benchmark run {result.run_id} on this machine ({result.n_examples or '?'} examples)",
+            source_date=result.created_at, verified=True,
+        )  # fmt: skip
+    by_model: dict[str, list[q.EvidenceItem]] = {}
+    for item in evidence.values():
+        by_model.setdefault(item.model_id, []).append(item)
+    return found, by_model
+
+
+def _evidence(conn: Connection, task_id: str, candidate_ids: set[str]) -> dict[str, list[q.EvidenceItem]]:
+    """Published results that bear on the task (its own, or on a dataset one of its benchmarks reads), kept for
+    the candidates."""
+    from catalog.evidence.query import evidence_for_task
+
+    rows = evidence_for_task(conn, task_id, candidate_ids)
+    return {model_id: [_item(r) for r in found] for model_id, found in rows.items()}
+
+
+def _item(r: Any) -> q.EvidenceItem:
+    details = r.details or {}
+    return q.EvidenceItem(
+        key=f"evidence {r.id}", model_id=r.model_id, task_id=r.task_id, dataset=r.dataset,
+        dataset_config=r.dataset_config, split=r.split, metric=r.metric, value=r.value,
+        higher_is_better=r.higher_is_better, n_shot=r.n_shot, protocol=r.protocol, source_kind=r.source_kind,
+        source_name=r.source_name, source_date=r.source_date, verified=r.verified,
+        tokenizer=details.get("tokenizer"), dataset_label=details.get("benchmark"),
+    )  # fmt: skip
 
 
 def _candidate_columns() -> tuple[Any, ...]:
     """The few scalar columns ranking needs, in _Candidate's field order."""
     m = models.c
     return (m.id, m.pipeline_tag, m.params, m.license, m.downloads, m.likes, m.curated, m.api_only,
-            func.coalesce(m.hub_last_modified, m.hub_created_at), m.base_model, m.family_id)  # fmt: skip
+            func.coalesce(m.hub_last_modified, m.hub_created_at), m.base_model, m.family_id, m.synced_at)  # fmt: skip
 
 
 @dataclass
@@ -251,6 +321,7 @@ class _Candidate:
     stamp: datetime | None
     base_model: str | None
     family: str | None
+    synced_at: datetime | None
 
 
 # ------------------------------------------------------------------------------------------------ main entry
@@ -278,6 +349,7 @@ def recommend(
     max_latency_ms: float | None = None,
     batch_size: int = 1,
     seq_len: int = 128,
+    device: str | None = None,
     min_accuracy: float | None = None,
     pareto_only: bool = False,
     db: Database | None = None,
@@ -292,7 +364,8 @@ def recommend(
         dict(license=license, permissive=permissive, commercial_ok=commercial_ok, language=language,
              max_params=max_params, max_memory=max_memory, fits=fits, dtype=dtype, architecture=architecture,
              family=family, library=library, include_api=include_api, include_gated=include_gated,
-             max_latency_ms=max_latency_ms, batch_size=batch_size, seq_len=seq_len, min_accuracy=min_accuracy),
+             max_latency_ms=max_latency_ms, batch_size=batch_size, seq_len=seq_len, device=device,
+             min_accuracy=min_accuracy),
     )  # fmt: skip
     chosen = profile_weights(profile, weights)
     database = db or open_database()
@@ -327,6 +400,7 @@ def _constraints(task: str, options: Mapping[str, Any]) -> Constraints:
         max_latency_ms=options.get("max_latency_ms"),
         batch_size=int(options.get("batch_size", 1)),
         seq_len=int(options.get("seq_len", 128)),
+        device=options.get("device"),
         min_accuracy=options.get("min_accuracy"),
         machine_memory_bytes=_machine_memory_bytes() if options.get("fits") else None,
     )  # fmt: skip
@@ -385,7 +459,7 @@ def _recommend(
     if c.family:
         c.family = resolve_family(conn, c.family)
     machine, peak_gflops, peak_basis = _machine_id_and_peak()
-    measured = _measured(conn, task_id, machine, c.batch_size, c.seq_len)
+    measured, measured_evidence = _measured(conn, task_id, machine, c)
     clauses = _clauses(conn, c, {m for m, r in measured.items() if r.get("peak_mb")})
     in_task = models.c.id.in_(select(model_tasks.c.model_id).where(model_tasks.c.task_id == task_id))
     condition = and_(in_task, *[clause for _, clause in clauses]) if clauses else in_task
@@ -408,8 +482,13 @@ def _recommend(
         )
         unverifiable += [Unverifiable(i, f"no parameter count to check {', '.join(size_labels)}") for i in no_params]
 
-    reported = _reported(conn, task_id, {cand.id for cand in candidates})
-    task_metrics = list(conn.execute(select(tasks_table.c.metrics).where(tasks_table.c.id == task_id)).scalar_one())
+    evidence = _evidence(conn, task_id, {cand.id for cand in candidates})
+    for model_id, measured_items in measured_evidence.items():
+        evidence.setdefault(model_id, [])[:0] = measured_items  # measured here first
+    benchmarks = q.parse_benchmarks(
+        conn.execute(select(tasks_table.c.benchmarks).where(tasks_table.c.id == task_id)).scalar_one()
+    )
+    assessed = q.assess(task_id, benchmarks, evidence, _facts(candidates))
     now = utcnow()
     import os
 
@@ -429,30 +508,21 @@ def _recommend(
         figure: dict[str, Any] = {}
         run = measured.get(cand.id)
         if run and run.get("p50"):
-            weights_note = ", random weights" if run.get("weights") == "random" else ""
-            figure["latency"] = Figure(run["p50"], "measured", f"p50 here, batch {c.batch_size} x {c.seq_len} tokens "
-                                                              f"(run {run['run']}{weights_note})")  # fmt: skip
+            label = RANDOM_WEIGHTS_LABEL if run.get("weights") == "random" else "measured here"
+            figure["latency"] = Figure(run["p50"], "measured", f"p50 {label}, batch {c.batch_size} x {c.seq_len} "
+                                       f"tokens, {run['device']} {run['dtype']} (run {run['run']})")  # fmt: skip
         elif cand.params and not cand.api_only:
             figure["latency"] = Figure(cand.params * ms_per_param, "estimated", latency_basis)
         if run and run.get("peak_mb"):
-            figure["memory"] = Figure(run["peak_mb"] * 2**20, "measured", f"peak RSS here (run {run['run']})")
+            label = RANDOM_WEIGHTS_LABEL if run.get("weights") == "random" else "measured here"
+            basis = f"peak RSS {label}, batch {c.batch_size} x {c.seq_len} tokens, {run['device']} {run['dtype']}"
+            figure["memory"] = Figure(run["peak_mb"] * 2**20, "measured", f"{basis} (run {run['run']})")
         elif cand.params and not cand.api_only:
             figure["memory"] = Figure(cand.params * c.memory_factor, "estimated", memory_basis)
-        if run and run.get("accuracy") is not None:
-            figure["accuracy"] = Figure(
-                float(run["accuracy"]),
-                "measured",
-                f"{run.get('accuracy_metric')} on {run.get('eval_set')} here (run {run['accuracy_run']})",
-            )
-            figure["accuracy_metric"] = run.get("accuracy_metric")
-        elif cand.id in reported:
-            metric = _pick_metric(reported[cand.id], task_metrics)
-            figure["accuracy_raw"] = metric
-            fraction = as_fraction(metric["metric"], metric["value"], metric["scale"])
-            if fraction is not None:
-                figure["accuracy"] = Figure(fraction, "reported", f"{metric['metric']} on {metric['dataset']} "
-                                                                  f"({metric['source']})")  # fmt: skip
-                figure["accuracy_metric"] = metric["metric"]
+        accuracy = _accuracy_figure(assessed[cand.id])
+        if accuracy is not None:
+            figure["accuracy"] = accuracy
+            figure["accuracy_metric"] = accuracy.metric or None
         figures[cand.id] = figure
 
     # Service targets ----------------------------------------------------------------------------------------
@@ -478,8 +548,12 @@ def _recommend(
             continue
         if c.min_accuracy is not None:
             accuracy = figure.get("accuracy")
-            if accuracy is None:
+            if accuracy is None or accuracy.kind == "prior":
                 unverifiable.append(Unverifiable(cand.id, "no accuracy figure for this task"))
+                continue
+            if not accuracy.higher_is_better or accuracy.value > 1:
+                why = f"its figure is {accuracy.cell()}, not a fraction where higher is better: --min-accuracy "
+                unverifiable.append(Unverifiable(cand.id, why + "cannot check it"))
                 continue
             if accuracy.value < c.min_accuracy:
                 slo_removed[f"--min-accuracy {c.min_accuracy:g}"] = (
@@ -487,8 +561,14 @@ def _recommend(
                 )
                 continue
         kept.append(cand)
+    if len(kept) < len(candidates):  # standings are taken among the models that are left
+        assessed = q.assess(task_id, benchmarks, evidence, _facts(kept))
+        for cand in kept:
+            figures[cand.id]["accuracy"] = _accuracy_figure(assessed[cand.id])
+    for cand in kept:
+        figures[cand.id]["quality"] = assessed[cand.id]
 
-    scored, scales = _score_all(kept, figures, weights, task_id, now)
+    scored, _ = _score_all(kept, figures, weights, task_id, now)
     scored.sort(key=lambda item: (-round(item[0], 12), -(item[1].downloads or 0), item[1].id))
     pareto_ids = _pareto(kept, figures)
     if pareto_only:
@@ -510,7 +590,7 @@ def _recommend(
     for rank, (score, cand, values) in enumerate(shown, start=1):
         record = records[cand.id]
         figure = figures[cand.id]
-        components = _components(cand, values, figure, scales, weights)
+        components = _components(cand, values, figure, weights, record)
         flags = []
         if not license_known(record.license):
             flags.append(f"license {record.license or 'not stated'}: read the model card before use")
@@ -530,6 +610,11 @@ def _recommend(
                 memory_bytes=figure.get("memory"),
                 pareto=cand.id in pareto_ids,
                 flags=flags,
+                evidence=figure.get("quality"),
+                downloads_as_of=_as_of(record.provenance.get("downloads"), cand.synced_at)
+                if record.downloads is not None
+                else None,
+                params_basis=record.provenance.get("params") if record.params else None,
             )
         )
     excluded.update(slo_removed)
@@ -554,40 +639,53 @@ def _recommend(
     )
 
 
-def _reported(conn: Connection, task_id: str, candidate_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
-    """Reported metrics for the task (a small table), kept for the candidates."""
-    rows = conn.execute(
-        select(reported_table)
-        .where(or_(reported_table.c.task_id == task_id, reported_table.c.task_id.is_(None)))
-        .order_by(reported_table.c.id)
-    )
-    found: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        if r.model_id not in candidate_ids:
-            continue
-        found.setdefault(r.model_id, []).append(
-            {
-                "metric": r.metric,
-                "value": r.value,
-                "scale": r.scale,
-                "dataset": r.dataset,
-                "source": r.source,
-                "verified": r.verified,
-            }
-        )
-    return found
+def _facts(candidates: Sequence[_Candidate]) -> dict[str, q.CandidateFacts]:
+    return {cand.id: q.CandidateFacts(base_model=cand.base_model, family=cand.family) for cand in candidates}
 
 
-def _pick_metric(metrics: list[dict[str, Any]], task_metrics: list[str]) -> dict[str, Any]:
-    """The task's own metric first (in the taxonomy's order), then the first higher-is-better one."""
-    for name in task_metrics:
-        for metric in metrics:
-            if metric["metric"].lower() == name.lower():
-                return metric
-    for metric in metrics:
-        if as_fraction(metric["metric"], metric["value"], metric["scale"]) is not None:
-            return metric
-    return metrics[0]
+def _metric_label(name: str) -> str:
+    from catalog.evidence.registry import registry
+
+    spec = registry().metrics.get(name)
+    return spec.label if spec else name
+
+
+def _accuracy_figure(quality: q.Quality) -> AccuracyFigure | None:
+    """The figure shown for a model: its headline result (measured here first), else an on-task figure nobody else
+    can be compared with, else its prior."""
+    used = quality.headline
+    shown = quality.shown
+    if (
+        shown is not None
+        and shown.source_kind == q.MEASURED_KIND
+        and (used is None or used.item.source_kind != q.MEASURED_KIND)
+    ):
+        used = None  # a result measured here is shown first, even with nothing to compare it with
+    item = used.item if used else shown
+    if item is None:
+        if quality.basis == "prior":
+            return AccuracyFigure(quality.value, "prior", quality.prior or "", source="prior", compared=False,
+                                  standing=quality.value)  # fmt: skip
+        return None
+    aggregate = used is not None and len(used.items) > 1
+    value = used.value if used else item.value
+    metric = used.metric if used else item.metric
+    benchmark = used.benchmark if used else (quality.shown_on or item.dataset)
+    kind = "measured" if item.source_kind == q.MEASURED_KIND else "reported"
+    what = f"mean of {len(used.items)} tasks" if used and aggregate else item.describe()
+    if used:
+        basis = f"{what}; standing {used.standing:.2f} among {used.compared} candidates on {used.benchmark}"
+    else:
+        basis = f"{what}; no other candidate has a comparable figure"
+    return AccuracyFigure(
+        value=value, kind=kind, basis=basis, metric=metric,
+        label="" if aggregate else ((used.label if used else quality.shown_label) or _metric_label(metric)),
+        benchmark=benchmark, source=item.source_kind, source_name=item.source_name,
+        date=item.source_date.date().isoformat() if item.source_date else None,
+        verified=all(i.verified for i in used.items) if used else item.verified,
+        higher_is_better=used.higher_is_better if used else item.higher_is_better, compared=used is not None,
+        standing=quality.value if quality.basis == "evidence" else None,
+    )  # fmt: skip
 
 
 class _Scales:
@@ -602,17 +700,6 @@ class _Scales:
             math.log(f["latency"].value) for f in figures.values() if f.get("latency") and f["latency"].value > 0
         ]
         self.fast, self.slow = (min(latencies), max(latencies)) if latencies else (0.0, 0.0)
-        # Lower-is-better reported metrics are ranked among the candidates that report the same metric.
-        self.lower_ranks: dict[str, float] = {}
-        by_metric: dict[str, list[tuple[float, str]]] = {}
-        for cid, f in figures.items():
-            raw = f.get("accuracy_raw")
-            if raw and "accuracy" not in f and raw["metric"].lower() in LOWER_IS_BETTER:
-                by_metric.setdefault(raw["metric"].lower(), []).append((raw["value"], cid))
-        for entries in by_metric.values():
-            entries.sort()
-            for position, (_, cid) in enumerate(entries):
-                self.lower_ranks[cid] = 1.0 - position / len(entries) if len(entries) > 1 else 1.0
 
 
 def _values(cand: _Candidate, f: dict[str, Any], scales: _Scales, task_id: str, now: datetime) -> tuple[float, ...]:
@@ -621,8 +708,8 @@ def _values(cand: _Candidate, f: dict[str, Any], scales: _Scales, task_id: str, 
     if scales.best_likes > 0:
         pop = 0.8 * pop + 0.2 * (math.log1p(cand.likes or 0) / scales.best_likes)
     recency = 0.5 ** (max((now - cand.stamp).days, 0) / 365.0) if cand.stamp is not None else 0.0
-    accuracy = f.get("accuracy")
-    acc = accuracy.value if accuracy is not None else scales.lower_ranks.get(cand.id, 0.0)
+    quality = f.get("quality")
+    acc = quality.value if quality is not None else 0.0
     if cand.params and scales.large > scales.small:
         size = (scales.large - math.log(cand.params)) / (scales.large - scales.small)
     else:
@@ -651,20 +738,34 @@ def _score_all(
     return out, scales
 
 
+def _as_of(label: str | None, synced_at: datetime | None) -> str | None:
+    """The date a Hub figure is from: the one its provenance names (a snapshot's date), else the sync's."""
+    import re
+
+    found = re.search(r"\d{4}-\d{2}-\d{2}", label or "")
+    if found:
+        return found.group(0)
+    return synced_at.date().isoformat() if synced_at else None
+
+
 def _components(
-    cand: _Candidate, values: tuple[float, ...], f: dict[str, Any], scales: _Scales, weights: dict[str, float]
+    cand: _Candidate, values: tuple[float, ...], f: dict[str, Any], weights: dict[str, float], record: ModelRecord
 ) -> list[Component]:
     pop, recency, acc_value, size, lat_value, curated, specialised = values
-    accuracy = f.get("accuracy")
-    if accuracy is not None:
-        acc_raw = (
-            f"{'here' if accuracy.kind == 'measured' else 'card'}: {f.get('accuracy_metric')} {accuracy.value:.3g}"
+    accuracy: AccuracyFigure | None = f.get("accuracy")
+    quality: q.Quality | None = f.get("quality")
+    if quality is not None and quality.basis == "prior":
+        acc_raw, acc_prov = f"prior {acc_value:.2f} (no direct evidence)", f"prior: {quality.prior}"
+    elif accuracy is not None and quality is not None and quality.basis == "evidence":
+        over = f" over {len(quality.benchmarks)} benchmarks" if len(quality.benchmarks) > 1 else ""
+        acc_raw = f"{accuracy.cell()}; standing {quality.value:.2f}{over}"
+        acc_prov = (
+            f"{accuracy.kind}: {accuracy.source_name}"
+            + (f", {accuracy.date}" if accuracy.date else "")
+            + (", verified" if accuracy.verified else ", self-reported")
         )
-        acc_prov = f"{accuracy.kind}: {accuracy.basis}"
-    elif cand.id in scales.lower_ranks:
-        raw = f["accuracy_raw"]
-        acc_raw = f"card: {raw['metric']} {raw['value']:g} (lower is better; ranked)"
-        acc_prov = f"reported: {raw['metric']} on {raw['dataset']} ({raw['source']})"
+    elif accuracy is not None:
+        acc_raw, acc_prov = f"{accuracy.cell()}: nothing comparable", f"{accuracy.kind}: {accuracy.basis}"
     else:
         acc_raw, acc_prov = "no accuracy figure", "none"
     latency = f.get("latency")
@@ -674,21 +775,26 @@ def _components(
     else:
         lat_raw, lat_prov = "no latency figure", "none"
     downloads = cand.downloads
+    as_of = _as_of(record.provenance.get("downloads"), cand.synced_at)
+    params_basis = record.provenance.get("params") or "Hub / catalog.yaml"
     return [
         Component("popularity", weights["popularity"], pop,
-                  f"{_humanize(downloads)} downloads/30d" if downloads is not None else "downloads unknown",
-                  "reported: Hub downloads (30 days)" if downloads is not None else "none"),
+                  (f"{_humanize(downloads)} downloads/30d" + (f" as of {as_of}" if as_of else ""))
+                  if downloads is not None else "downloads unknown",
+                  record.provenance.get("downloads") or "reported: Hub downloads (30 days)"
+                  if downloads is not None else "none"),
         Component("recency", weights["recency"], recency,
                   f"updated {cand.stamp.date().isoformat()}" if cand.stamp else "no date",
-                  "reported: Hub lastModified"),
+                  "reported: Hub lastModified" if cand.stamp else "none"),
         Component("accuracy", weights["accuracy"], acc_value, acc_raw, acc_prov),
         Component("size", weights["size"], size,
                   f"{_humanize(cand.params)} params" if cand.params else "size unknown",
-                  "parameter count (see `catalog show`)" if cand.params else "none"),
+                  f"parameter count: {params_basis}" if cand.params else "none"),
         Component("latency", weights["latency"], lat_value, lat_raw, lat_prov),
         Component("curated", weights["curated"], curated, "curated" if curated else "not curated", "catalog.yaml"),
         Component("specialised", weights["specialised"], specialised,
-                  f"made for {cand.pipeline_tag}" if cand.pipeline_tag else "no pipeline tag", "Hub pipeline tag"),
+                  f"made for {cand.pipeline_tag}" if cand.pipeline_tag else "no pipeline tag",
+                  "Hub pipeline tag" if cand.pipeline_tag else "none"),
     ]  # fmt: skip
 
 
@@ -701,12 +807,14 @@ def _why(components: list[Component], record: ModelRecord) -> str:
 
 
 def _pareto(candidates: list[_Candidate], figures: dict[str, dict[str, Any]]) -> set[str]:
-    """Non-dominated models on (accuracy up, latency down, memory down), among those with all three figures."""
+    """Non-dominated models on (accuracy up, latency down, memory down), among those with all three figures. Accuracy
+    is the evidence standing (comparable across candidates), never raw values of different metrics."""
     points = []
     for cand in candidates:
         f = figures[cand.id]
-        if f.get("accuracy") and f.get("latency") and f.get("memory"):
-            points.append((cand.id, f["accuracy"].value, f["latency"].value, f["memory"].value))
+        quality = f.get("quality")
+        if quality is not None and quality.basis == "evidence" and f.get("latency") and f.get("memory"):
+            points.append((cand.id, quality.value, f["latency"].value, f["memory"].value))
     frontier = set()
     for pid, acc, lat, mem in points:
         dominated = any(
@@ -805,8 +913,27 @@ class Explanation:
     excluded_by: list[str]
     figures: dict[str, Any]
     base_model: str | None
+    evidence: q.Quality | None = None
+    off_task: list[q.Ignored] = field(default_factory=list)  # the model's results for other tasks
+
+    def evidence_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(every row used, with its benchmark and standing; every row ignored, with the reason)."""
+        used: list[dict[str, Any]] = []
+        ignored: list[dict[str, Any]] = []
+        if self.evidence is not None:
+            for u in self.evidence.used:
+                for item in u.items:
+                    extra = {"benchmark": u.benchmark, "standing": round(u.standing, 4),
+                             "compared_with": u.compared - 1,
+                             "aggregate_of": len(u.items) if len(u.items) > 1 else None}  # fmt: skip
+                    used.append(_row_dict(item) | extra)
+            ignored += [_row_dict(i.item) | {"reason": i.reason} for i in self.evidence.ignored]
+        ignored += [_row_dict(i.item) | {"reason": i.reason} for i in self.off_task]
+        return used, ignored
 
     def to_dict(self) -> dict[str, Any]:
+        used, ignored = self.evidence_rows()
+        quality = self.evidence
         return {
             "model": self.model,
             "task": self.task,
@@ -817,7 +944,21 @@ class Explanation:
             "excluded_by": self.excluded_by,
             "figures": self.figures,
             "base_model": self.base_model,
+            "accuracy_basis": quality.basis if quality else None,  # evidence | prior | none
+            "prior": quality.prior if quality else None,
+            "partial_coverage": quality.partial if quality else [],
+            "evidence_used": used,
+            "evidence_ignored": ignored,
         }
+
+
+def _row_dict(item: q.EvidenceItem) -> dict[str, Any]:
+    return {
+        "row": item.key, "value": item.value, "metric": item.metric, "higher_is_better": item.higher_is_better,
+        "dataset": item.dataset, "config": item.dataset_config, "split": item.split, "n_shot": item.shots,
+        "protocol": item.variant, "source": item.source_kind, "source_name": item.source_name,
+        "date": item.source_date.date().isoformat() if item.source_date else None, "verified": item.verified,
+    }  # fmt: skip
 
 
 def explain(model_id: str, task: str, *, db: Database | None = None, **options: Any) -> Explanation:
@@ -857,10 +998,27 @@ def explain(model_id: str, task: str, *, db: Database | None = None, **options: 
                 "memory_bytes": item.memory_bytes.to_dict() if item and item.memory_bytes else None,
             },
             base_model=base_model,
+            evidence=item.evidence if item else None,
+            off_task=_off_task(database, model_id, result.task if result else task),
         )
     finally:
         if db is None:
             database.dispose()
+
+
+def _off_task(database: Database, model_id: str, task: str) -> list[q.Ignored]:
+    """The model's results that the task's evidence query does not bring back: other tasks' figures."""
+    from catalog.evidence.query import evidence_for_model, evidence_for_task
+
+    with database.connect() as conn:
+        task_id = resolve_task(conn, task)
+        bearing = {row.id for row in evidence_for_task(conn, task_id, [model_id]).get(model_id, [])}
+        return [
+            q.Ignored(_item(r), f"off-task: measures {r.task_id}" if r.task_id and r.task_id != task_id
+                      else "not on one of the task's benchmarks (catalog.yaml)")
+            for r in evidence_for_model(conn, model_id)
+            if r.id not in bearing
+        ]  # fmt: skip
 
 
 def _why_excluded(database: Database, model_id: str, task: str, options: dict[str, Any]) -> list[str]:

@@ -123,6 +123,7 @@ class Benchmark:
     weight: float = 1.0
     aggregate: tuple[Member, ...] = ()
     higher_is_better: bool | None = None
+    metric_label: str | None = None
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> Benchmark:
@@ -150,10 +151,12 @@ class Benchmark:
             weight=float(data.get("weight", 1.0)),
             aggregate=tuple(Member.parse(m) for m in data.get("aggregate") or ()),
             higher_is_better=data.get("higher_is_better"),
+            metric_label=data.get("label"),
         )
 
-    def label(self) -> str:
-        return self.name
+    def label_for(self, metric: str) -> str | None:
+        """The metric's short display label, when this benchmark's record carries it (seeded from the registry)."""
+        return self.metric_label if self.metric_label and metric == self.metric else None
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class Used:
     higher_is_better: bool
     standing: float
     compared: int
+    label: str | None = None  # the metric's display label, when the benchmark's record gives it
 
     @property
     def item(self) -> EvidenceItem:
@@ -194,6 +198,8 @@ class Quality:
     prior: str | None = None  # how the prior was formed
     headline: Used | None = None  # the figure shown for the model (measured here first)
     shown: EvidenceItem | None = None  # an on-task figure to show when nothing could be compared
+    shown_on: str | None = None  # the benchmark `shown` is on
+    shown_label: str | None = None  # its metric's display label, when known without the registry
 
     def describe(self) -> str:
         if self.basis == "evidence":
@@ -274,11 +280,12 @@ class _Matcher:
     def protocol_problem(self, bench: Benchmark, item: EvidenceItem) -> str | None:
         if item.source_kind == MEASURED_KIND:  # the harness here runs each registered set one way
             return None
-        if bench.n_shot is not None and item.shots != bench.n_shot:
-            stated = f"{item.shots}-shot" if item.shots is not None else "n-shot not stated"
-            return f"incomparable protocol: {stated}, {bench.name} is {bench.n_shot}-shot"
-        if _norm(bench.variant) != item.variant:
-            return f"incomparable protocol: {item.variant or 'plain'}, {bench.name} is {bench.variant or 'plain'}"
+        # A row that does not state its shots or variant is taken as the benchmark's own protocol (leaderboards name
+        # it once, not per row); a row that states another one is not comparable.
+        if bench.n_shot is not None and item.shots is not None and item.shots != bench.n_shot:
+            return f"incomparable protocol: {item.shots}-shot, {bench.name} is {bench.n_shot}-shot"
+        if item.variant is not None and item.variant != _norm(bench.variant):
+            return f"incomparable protocol: {item.variant}, {bench.name} is {bench.variant or 'plain'}"
         return None
 
     def _key(self, bench_id: str, item: EvidenceItem, bench: Benchmark | None) -> tuple[Any, ...]:
@@ -291,9 +298,13 @@ class _Matcher:
         return key
 
     def place(self, item: EvidenceItem) -> tuple[list[Placement], str | None]:
-        """Every (benchmark, group key, aggregate member) the row counts for, or why it counts for none."""
-        if item.task_id is not None and item.task_id != self.task_id:
-            return [], f"off-task: measures {item.task_id}"
+        """Every (benchmark, group key, aggregate member) the row counts for, or why it counts for none.
+
+        A row for another task counts only on a benchmark of this task that reads its dataset and names no variant
+        (MTEB results serve feature-extraction and sentence-similarity alike); a benchmark with a variant (e.g. SST-2
+        after fine-tuning, for fill-mask) needs rows that say so."""
+        other_task = item.task_id is not None and item.task_id != self.task_id
+        off_task = f"off-task: measures {item.task_id}"
         placements: list[Placement] = []
         reasons: list[str] = []
         spellings = _spellings(item)
@@ -305,6 +316,8 @@ class _Matcher:
                 seen.add(bench.id)
                 config = None if spelling != spellings[0] else bench.config
                 reason = self._check(bench, item, bench.metric, config, bench.splits)
+                if not reason and other_task and bench.variant and item.variant != _norm(bench.variant):
+                    reason = off_task
                 if reason:
                     reasons.append(reason)
                 else:
@@ -316,6 +329,8 @@ class _Matcher:
                 continue  # another subset of the same dataset (STS17 en-de is not the member STS17 en-en)
             splits = (member.split,) if member.split else bench.splits
             reason = self._check(bench, item, member.metric or bench.metric, None, splits)
+            if not reason and other_task and bench.variant and item.variant != _norm(bench.variant):
+                reason = off_task
             if reason:
                 reasons.append(reason)
                 continue
@@ -323,6 +338,8 @@ class _Matcher:
             placements.append((bench, key, member))
         if placements:
             return placements, None
+        if other_task:
+            return [], off_task
         if reasons:
             return [], reasons[0]
         if item.source_kind == MEASURED_KIND or not self.benchmarks:
@@ -384,6 +401,9 @@ def assess(
                 continue
             if q.shown is None or _preference(item) < _preference(q.shown):
                 q.shown = item
+                bench = placements[0][0]
+                q.shown_on = bench.name if bench else (item.dataset_label or item.dataset)
+                q.shown_label = bench.label_for(item.metric) if bench else None
             for bench, key, member in placements:
                 group_bench[key] = bench
                 if member is not None:
@@ -469,7 +489,18 @@ def _place_group(
     standings = _percentiles({model: value for model, (value, _) in chosen.items()}, higher_is_better)
     for model, (value, rows) in chosen.items():
         quality[model].used.append(
-            Used(rows, name, bench_id, key, value, metric, higher_is_better, standings[model], len(chosen))
+            Used(
+                rows,
+                name,
+                bench_id,
+                key,
+                value,
+                metric,
+                higher_is_better,
+                standings[model],
+                len(chosen),
+                bench.label_for(metric) if bench else None,
+            )
         )
 
 
