@@ -60,8 +60,9 @@ def protocol_matches(benchmark: Mapping[str, Any], row: _RowLike) -> bool:
     n_shot = protocol.get("n_shot")
     if n_shot is not None and row.n_shot is not None and row.n_shot != n_shot:
         return False
-    variant = protocol.get("variant")
-    return not (variant and row.protocol and not _same(row.protocol, variant))
+    # A row that names a variant (chain-of-thought, a filter, spacy-meta ...) matches only that variant; a row that
+    # names none is taken at the benchmark's own protocol.
+    return not (row.protocol and not _same(row.protocol, protocol.get("variant")))
 
 
 def matches(benchmark: Mapping[str, Any], row: _RowLike) -> bool:

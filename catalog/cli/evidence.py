@@ -1,0 +1,178 @@
+"""catalog evidence import | sources | list | show"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from catalog.cli._common import LIMIT, db_option, format_choice, open_db
+
+_FORMATS = (
+    "mteb",
+    "open-llm-leaderboard",
+    "open-asr-leaderboard",
+    "spacy-meta",
+    "tner",
+    "lm-eval",
+    "model-card",
+    "generic",
+)
+_KINDS = ("model-card", "leaderboard", "paper", "user", "hub", "measured")
+
+
+@click.group("evidence")
+def evidence_group() -> None:
+    """Quality evidence: published and measured results that rank models for `--profile accurate`."""
+
+
+@contextmanager
+def _progress_bar(enabled: bool) -> Iterator[Callable[[Any], Callable[[int], None] | None]]:
+    """A factory the importer calls with its parsed source: a rich bar on a terminal, nothing otherwise."""
+    if not enabled:
+        yield lambda parsed: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+    ) as progress:
+
+        def factory(parsed: Any) -> Callable[[int], None] | None:
+            bar = progress.add_task(f"reading {parsed.progress_unit}", total=parsed.total)
+            return lambda done: progress.update(bar, completed=done)
+
+        yield factory
+
+
+@evidence_group.command("import")
+@click.argument("location", metavar="PATH_OR_URL")
+@click.option(
+    "--source",
+    "kind",
+    type=click.Choice(_KINDS),
+    help="Source kind to record (default: the format's own: leaderboard, model-card, user ...).",
+)
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), help="Upstream format (default: detected).")
+@click.option("--key", help="Source key (default: format and location); a re-import under a key replaces its rows.")
+@click.option(
+    "--output",
+    "out",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="The import report: table for people, json for scripts.",
+)
+@db_option
+def import_command(
+    location: str, kind: str | None, fmt: str | None, key: str | None, out: str, db_url: str | None
+) -> None:
+    """Import published results from PATH_OR_URL (a file, a directory, a URL or hf://datasets/REPO[/FILE]).
+
+    Re-importing the same source replaces its rows; a malformed or truncated file changes nothing."""
+    from catalog.evidence.api import import_evidence
+    from catalog.output import print_message, render_json
+
+    db = open_db(db_url)
+    with _progress_bar(out == "table" and sys.stderr.isatty()) as factory:
+        report = import_evidence(db, location, fmt=fmt, kind=kind, key=key, progress=factory)
+    if out == "json":
+        render_json(report.to_dict())
+        return
+    skipped = sum(report.skipped.values())
+    reasons = ", ".join(f"{reason} {count}" for reason, count in report.skipped.most_common())
+    print_message(
+        f"Imported {report.rows_imported} of {report.rows_read} values from {report.source.name} "
+        f"({report.source.format}, {report.source.kind}) as source {report.source.key!r}; "
+        f"{report.facts} reported facts; skipped {skipped}"
+        + (f" ({reasons})" if reasons else "")
+        + "."
+        + (f" Replaced {report.replaced} rows of the previous import." if report.replaced else "")
+    )
+
+
+@evidence_group.command("sources")
+@format_choice("table", "json", "csv")
+@db_option
+def sources_command(fmt: str, db_url: str | None) -> None:
+    """List imported evidence sources with what each import read, kept and skipped."""
+    from catalog.evidence.api import list_sources
+    from catalog.output import Column, render
+
+    rows = list_sources(open_db(db_url))
+    columns = [
+        Column("Source", lambda r: r["key"], min_width=20),
+        Column("Kind", lambda r: r["kind"]),
+        Column("Name", lambda r: r["name"]),
+        Column("Format", lambda r: r["format"], optional=True),
+        Column("Read", lambda r: r["rows_read"], justify="right"),
+        Column("Imported", lambda r: r["rows_imported"], justify="right"),
+        Column("Skipped", lambda r: ", ".join(f"{k} {v}" for k, v in (r["skipped"] or {}).items()), optional=True),
+        Column("Imported at", lambda r: r["imported_at"], optional=True),
+    ]
+    render(rows, columns, fmt, title="Evidence sources", empty="No evidence yet: run `catalog evidence import PATH`.")
+
+
+def _value(row: dict[str, Any]) -> str:
+    return f"{row['value']:.4g}"
+
+
+def _evidence_columns() -> list[Any]:
+    from catalog.output import Column
+
+    return [
+        Column("Model", lambda r: r["model_id"], min_width=20, no_wrap=True),
+        Column("Task", lambda r: r["task_id"] or "—", optional=True),
+        Column("Dataset", lambda r: r["dataset"] + (f":{r['dataset_config']}" if r["dataset_config"] else "")),
+        Column("Split", lambda r: r["split"] or "—", optional=True),
+        Column("Metric", lambda r: r["metric"]),
+        Column("Value", _value, justify="right", no_wrap=True),
+        Column("Shots", lambda r: "—" if r["n_shot"] is None else r["n_shot"], optional=True),
+        Column("Kind", lambda r: r["source_kind"], no_wrap=True),
+        Column("Source", lambda r: r["source_name"], optional=True),
+        Column("Date", lambda r: (r["source_date"] or "")[:10] or "—", optional=True),
+        Column(
+            "Checked", lambda r: "verified" if r["verified"] else ("self" if r["self_reported"] else "—"), no_wrap=True
+        ),
+    ]
+
+
+@evidence_group.command("list")
+@click.option("--model", "-m", help="Only this model id.")
+@click.option("--task", "-t", help="Only evidence bearing on this task (id or alias).")
+@click.option("--benchmark", "-b", help="Only rows on this benchmark id (see the task's benchmarks).")
+@click.option("--limit", "-n", default=100, show_default=True, type=LIMIT, help="How many; 0 lists all.")
+@format_choice("table", "json", "csv")
+@db_option
+def list_command(
+    model: str | None, task: str | None, benchmark: str | None, limit: int, fmt: str, db_url: str | None
+) -> None:
+    """List evidence rows, filtered by model, task and benchmark."""
+    from catalog.evidence.api import list_evidence
+    from catalog.output import render
+
+    rows = [
+        r.to_dict() for r in list_evidence(open_db(db_url), model=model, task=task, benchmark=benchmark, limit=limit)
+    ]
+    render(rows, _evidence_columns(), fmt, title="Evidence", empty="No evidence matches. Import some with "
+           "`catalog evidence import PATH`.")  # fmt: skip
+
+
+@evidence_group.command("show")
+@click.argument("model_id")
+@format_choice("table", "json", "csv")
+@db_option
+def show_command(model_id: str, fmt: str, db_url: str | None) -> None:
+    """Every evidence row for one model, with its source, date and whether it was verified."""
+    from catalog.evidence.api import model_evidence
+    from catalog.output import render
+
+    rows = [r.to_dict() for r in model_evidence(open_db(db_url), model_id)]
+    render(rows, _evidence_columns(), fmt, title=f"Evidence for {model_id}",
+           empty=f"No evidence for {model_id}. Import some with `catalog evidence import PATH`.")  # fmt: skip
+
+
+COMMANDS = [evidence_group]

@@ -1,0 +1,167 @@
+"""Library entry points behind `catalog evidence ...`: import a source, list sources, list and show evidence."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from catalog.db.schema import evidence, evidence_sources, task_aliases, tasks
+from catalog.errors import EvidenceError
+from catalog.evidence.importers import FORMATS, ImportContext, detect, module
+from catalog.evidence.query import _COLUMNS, EvidenceRow, _rows
+from catalog.evidence.records import SOURCE_KINDS, ImportReport, Parsed
+from catalog.evidence.store import import_parsed
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from catalog.db.engine import Database
+
+ProgressFactory = Callable[[Parsed], Callable[[int], None] | None]
+
+
+def task_names(connection: Connection) -> dict[str, str]:
+    """Every spelling of a task the catalog knows (ids and aliases, normalised) -> task id."""
+    from catalog.evidence.registry import normalise_name
+
+    names = {normalise_name(t): t for t in connection.execute(select(tasks.c.id)).scalars()}
+    for alias, task_id in connection.execute(select(task_aliases.c.alias, task_aliases.c.task_id)):
+        names[normalise_name(alias)] = task_id
+    return names
+
+
+def _is_hub_location(location: str) -> bool:
+    return location.startswith("hf://") or location.startswith("https://huggingface.co/datasets/")
+
+
+@contextmanager
+def _local_copy(location: str) -> Iterator[Path]:
+    """A local path for PATH_OR_URL: paths as they are, http(s) URLs downloaded once to a temporary file."""
+    if not location.startswith(("http://", "https://")):
+        yield Path(location).expanduser()
+        return
+    import urllib.request
+    from urllib.parse import urlparse
+
+    name = Path(urlparse(location).path).name or "download"
+    with tempfile.TemporaryDirectory(prefix="catalog-evidence-") as folder:
+        target = Path(folder) / name
+        try:
+            with urllib.request.urlopen(location, timeout=60) as response, target.open("wb") as out:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+        except OSError as exc:
+            raise EvidenceError(f"Cannot download {location}: {exc}. Check the URL or download it first.") from exc
+        yield target
+
+
+def import_evidence(
+    db: Database,
+    location: str,
+    *,
+    fmt: str | None = None,
+    kind: str | None = None,
+    key: str | None = None,
+    progress: ProgressFactory | None = None,
+) -> ImportReport:
+    """Import one source (file, directory, URL or hf://datasets/... location) and replace its earlier import."""
+    if kind is not None and kind not in SOURCE_KINDS:
+        raise EvidenceError(f"Unknown source kind '{kind}'. Use one of: {', '.join(SOURCE_KINDS)}.")
+    if fmt is not None:
+        module(fmt)  # unknown names fail here, with suggestions
+    with db.connect() as connection:
+        names = task_names(connection)
+    context = ImportContext(task_names=names, kind=kind, key=key)
+    if _is_hub_location(location):
+        from catalog.evidence.importers import openllm
+
+        parsed = openllm.parse_hub(location, context)
+        return import_parsed(db, parsed, progress(parsed) if progress else None)
+    with _local_copy(location) as path:
+        chosen = fmt or detect(path)
+        if not path.exists():
+            raise EvidenceError(f"{path}: no such file or directory. Check the path.")
+        parsed = module(chosen).parse(str(path), context)
+        if location.startswith(("http://", "https://")) and key is None:
+            parsed.source = replace(parsed.source, location=location, key=f"{chosen}:{location}")
+        return import_parsed(db, parsed, progress(parsed) if progress else None)
+
+
+def list_sources(db: Database) -> list[dict[str, Any]]:
+    with db.connect() as connection:
+        rows = connection.execute(select(evidence_sources).order_by(evidence_sources.c.key)).mappings().all()
+    out = []
+    for row in rows:
+        data = dict(row)
+        for name in ("published_at", "imported_at"):
+            data[name] = data[name].isoformat(timespec="seconds") if data[name] else None
+        out.append(data)
+    return out
+
+
+def list_evidence(
+    db: Database,
+    *,
+    model: str | None = None,
+    task: str | None = None,
+    benchmark: str | None = None,
+    limit: int = 0,
+) -> list[EvidenceRow]:
+    """Evidence rows filtered by model id, task (id or alias) and benchmark id of that task (or of any task)."""
+    from catalog.evidence.benchmarks import matches
+    from catalog.evidence.query import evidence_for_task, task_benchmarks
+
+    with db.connect() as connection:
+        task_id = None
+        if task:
+            from catalog.queries import resolve_task
+
+            task_id = resolve_task(connection, task)
+        if task_id is not None:
+            grouped = evidence_for_task(connection, task_id, [model] if model else None)
+            rows = [row for group in grouped.values() for row in group]
+        else:
+            statement = select(*_COLUMNS).order_by(evidence.c.model_id, evidence.c.task_id, evidence.c.dataset)
+            if model:
+                statement = statement.where(evidence.c.model_id == model)
+            rows = list(_rows(connection, statement))
+        if benchmark:
+            candidates = (
+                task_benchmarks(connection, task_id)
+                if task_id
+                else [b for t in connection.execute(select(tasks.c.benchmarks)).scalars() for b in (t or [])]
+            )
+            wanted = [b for b in candidates if b["id"] == benchmark]
+            if not wanted:
+                from catalog.errors import UnknownNameError
+
+                raise UnknownNameError(
+                    benchmark, [b["id"] for b in candidates], hint="Run `catalog tasks` to see them."
+                )
+            rows = [r for r in rows if any(_in_benchmark(b, r, matches) for b in wanted)]
+    return rows[:limit] if limit else rows
+
+
+def _in_benchmark(bench: dict[str, Any], row: EvidenceRow, matches: Any) -> bool:
+    if bench.get("aggregate"):
+        from catalog.evidence.benchmarks import component_matches
+
+        return any(component_matches(c, row) for c in bench["aggregate"])
+    return bool(matches(bench, row))
+
+
+def model_evidence(db: Database, model_id: str) -> list[EvidenceRow]:
+    from catalog.evidence.query import evidence_for_model
+
+    with db.connect() as connection:
+        return evidence_for_model(connection, model_id)
+
+
+def known_formats() -> list[str]:
+    return list(FORMATS)
