@@ -42,6 +42,10 @@ class HubUnavailableError(HubError):
     """Retries exhausted; carries how far the work got so the message can say so."""
 
 
+class HubResponseError(HubUnavailableError):
+    """The endpoint answered, but not with a model listing (an error page of a proxy, a truncated body)."""
+
+
 @dataclass
 class RetryPolicy:
     """Retries per request. A 429 whose Retry-After is honoured (waited in full) does not use up `attempts`:
@@ -216,7 +220,7 @@ class HubClient:
         try:
             items = json_array_items(decode_text(response.content))
         except ValueError as exc:
-            raise HubUnavailableError("the Hub's model listing is not a JSON array") from exc
+            raise HubResponseError("the answer is not a JSON array of models") from exc
         link = response.links.get("next", {}).get("url")
         next_url = relative_link(link, self.endpoint) if link else None
         return Page(items=items, next_url=next_url, url=redact_url(str(response.url)))

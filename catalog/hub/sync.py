@@ -25,7 +25,15 @@ from catalog.db import schema
 from catalog.db.engine import Database
 from catalog.db.models import Model, ModelLanguage, ModelTask, SyncState, Task, utcnow
 from catalog.errors import CatalogError, DatabaseUnavailableError, UsageError
-from catalog.hub.client import HubClient, HubError, HubUnavailableError, listing_params, redact_url, relative_link
+from catalog.hub.client import (
+    HubClient,
+    HubError,
+    HubResponseError,
+    HubUnavailableError,
+    listing_params,
+    redact_url,
+    relative_link,
+)
 from catalog.hub.derive import DerivedModel, Deriver
 from catalog.hub.records import (
     MalformedItem,
@@ -470,10 +478,13 @@ def sync_from_hub(
                           page_size)  # fmt: skip
         except HubUnavailableError as exc:
             done = sum(item.stored + item.resumed_after for item in report.listings)
+            garbled = isinstance(exc, HubResponseError)
+            problem = "did not send a model listing" if garbled else "is not answering"
             raise HubUnavailableError(
-                f"The Hub at {client.display_endpoint} is not answering ({exc}) while syncing {task_id} "
+                f"The Hub at {client.display_endpoint} {problem} ({exc}) while syncing {task_id} "
                 f"(page {listing.pages + 1}); {done} models synced so far are saved. Run the same command again "
                 "to continue from there."
+                + (" If this happens again, check that HF_ENDPOINT points at a Hub API." if garbled else "")
             ) from exc
         finally:
             report.retries = client.retries
