@@ -30,6 +30,7 @@ from catalog.db.models import (
     utcnow,
 )
 from catalog.evidence.benchmarks import benchmark_record
+from catalog.evidence.curated import seed_curated_evidence
 
 if TYPE_CHECKING:  # pydantic is imported only when there is something to seed
     from catalog.taxonomy import ModelSpec, Taxonomy
@@ -123,6 +124,8 @@ def apply_taxonomy(session: Session, taxonomy: Taxonomy) -> None:
     for stale_arch in session.scalars(select(Architecture).where(Architecture.id.not_in(arch_ids))):
         session.delete(stale_arch)
     session.flush()
+    # The curated `reported:` figures are evidence too, under source key "catalog.yaml" (same transaction).
+    seed_curated_evidence(session.connection(), taxonomy)
 
 
 def _upsert_model(session: Session, spec: ModelSpec, architecture_id: str) -> None:

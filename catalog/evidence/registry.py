@@ -154,6 +154,7 @@ def normalise_value(spec: MetricSpec, value: float, declared_scale: DeclaredScal
         if not fraction_ok and not percent_ok:
             raise OutOfRangeError(f"{spec.name} {value} is implausible as a fraction and as a percent")
         result = as_fraction if fraction_ok else as_percent
+    result = round(result, 12)  # 91.3 / 100 is 0.9129999999999999; keep the digits the source gave
     if not _within(result, spec.valid):
         low, high = spec.valid
         raise OutOfRangeError(f"{spec.name} {result:g} is outside its valid range [{low}, {high}]")
