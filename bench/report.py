@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import select
 
 from catalog.db.engine import Database
-from catalog.db.models import BenchmarkResult, BenchmarkRun, ReportedMetric
+from catalog.db.models import BenchmarkResult, BenchmarkRun, Evidence, ReportedMetric, Task
 from catalog.errors import CatalogError, UnknownTaskError
-from catalog.recommend.scoring import LOWER_IS_BETTER
+from catalog.recommend.scoring import LOWER_IS_BETTER, RANDOM_WEIGHTS_LABEL
 
 MEASURED, ESTIMATED, REPORTED = "measured", "estimated", "reported"
 MARKERS = {MEASURED: "●", ESTIMATED: "○", REPORTED: "◆"}
@@ -138,7 +138,7 @@ class ReportRow:
     @property
     def provenance_detail(self) -> str:
         if self.weights == "random":
-            return f"estimated from config: timed here with random weights (run {self.run_id})"
+            return f"{RANDOM_WEIGHTS_LABEL} (run {self.run_id})"
         return f"measured here (run {self.run_id}, machine {self.machine_id})"
 
     @property
@@ -239,7 +239,39 @@ class RunInfo:
 # ------------------------------------------------------------------------------------------------ selection
 
 
-def _as_fraction_scale(measured: float | None, reported: ReportedMetric) -> float:
+@dataclass(frozen=True)
+class _Reported:
+    """A published figure that may sit beside a measured one: a curated reported metric or an evidence row."""
+
+    model_id: str
+    task_id: str | None
+    metric: str
+    value: float
+    scale: str
+    dataset: str
+    split: str | None
+    source: str
+    verified: bool
+
+
+def _same_benchmark(benchmarks: Sequence[dict[str, Any]], eval_set: str | None, dataset: str) -> bool:
+    """Whether a measured evaluation set and a reported figure's dataset are the same benchmark: the same name, or
+    two spellings of one of the task's benchmarks (catalog.yaml `benchmarks`). A sample of a dataset, or another
+    dataset with the same metric, is not."""
+    if not eval_set:
+        return False
+    a, b = eval_set.lower(), dataset.lower()
+    if a == b:
+        return True
+
+    def ids(name: str) -> set[str]:
+        return {str(bench["id"]) for bench in benchmarks for spelled in bench.get("datasets") or ()
+                if spelled.lower() == name}  # fmt: skip
+
+    return bool(ids(a) & ids(b))
+
+
+def _as_fraction_scale(measured: float | None, reported: _Reported) -> float:
     """Put a reported percent on the measured metric's 0..1 scale so the two sit side by side."""
     value = float(reported.value)
     if measured is not None and abs(measured) <= 1.0 and (reported.scale == "percent" or 1.0 < value <= 100.0):
@@ -320,19 +352,28 @@ def load_rows(
             )
 
         models = {result.model_id for result, _ in pairs}
-        reported_rows: list[ReportedMetric] = []
+        reported_rows: list[_Reported] = []
+        benchmarks: dict[str, list[dict[str, Any]]] = {}
         if models:
-            reported_rows = list(
-                session.scalars(
-                    select(ReportedMetric).where(ReportedMetric.model_id.in_(models)).order_by(ReportedMetric.id)
-                )
-            )
-        rows = [_row(result, run, reported_rows) for result, run in pairs]
+            for r in session.scalars(
+                select(ReportedMetric).where(ReportedMetric.model_id.in_(models)).order_by(ReportedMetric.id)
+            ):
+                reported_rows.append(_Reported(r.model_id, r.task_id, r.metric, r.value, r.scale, r.dataset, r.split,
+                                               r.source, bool(r.verified)))  # fmt: skip
+            for e in session.scalars(select(Evidence).where(Evidence.model_id.in_(models)).order_by(Evidence.id)):
+                reported_rows.append(_Reported(e.model_id, e.task_id, e.metric, e.value, "raw", e.dataset, e.split,
+                                               f"{e.source_kind}: {e.source_name}", bool(e.verified)))  # fmt: skip
+            tasks = {result.task_id for result, _ in pairs if result.task_id}
+            for task_row in session.scalars(select(Task).where(Task.id.in_(tasks))):
+                benchmarks[task_row.id] = list(task_row.benchmarks or [])
+        rows = [_row(result, run, reported_rows, benchmarks.get(result.task_id or "", [])) for result, run in pairs]
     rows.sort(key=lambda r: (r.task or "", r.model.lower(), r.batch_size, r.seq_len, r.device, r.dtype, r.run_id))
     return rows, dict(sorted(runs.items()))
 
 
-def _row(result: BenchmarkResult, run: BenchmarkRun, reported_rows: list[ReportedMetric]) -> ReportRow:
+def _row(
+    result: BenchmarkResult, run: BenchmarkRun, reported_rows: list[_Reported], benchmarks: list[dict[str, Any]]
+) -> ReportRow:
     details = result.details or {}
     metrics = dict(result.metrics or {}) if result.weights != "random" else {}
     metric = result.primary_metric if result.weights != "random" else None
@@ -348,6 +389,7 @@ def _row(result: BenchmarkResult, run: BenchmarkRun, reported_rows: list[Reporte
                 entry.model_id == result.model_id
                 and entry.metric.lower() == metric.lower()
                 and (entry.task_id is None or entry.task_id == result.task_id)
+                and _same_benchmark(benchmarks, result.eval_set, entry.dataset)
             ):
                 reported = ReportedFigure(
                     entry.metric,
@@ -541,8 +583,8 @@ def render_markdown(report: Report) -> str:
     lines.append(
         f"Generated {report.generated_at:%Y-%m-%d %H:%M} UTC from run(s) {run_list}"
         + (f", task {_md(report.task)}" if report.task else "")
-        + f". {MARKERS[MEASURED]} measured on the run's machine with real weights; {MARKERS[ESTIMATED]} estimated: "
-        f"timed with random weights built from the config (latency and memory only); {MARKERS[REPORTED]} reported "
+        + f". {MARKERS[MEASURED]} measured on the run's machine with real weights; {MARKERS[ESTIMATED]} "
+        f"{RANDOM_WEIGHTS_LABEL} (built from the config: latency and memory only); {MARKERS[REPORTED]} reported "
         "by the model card or Hub metadata (source given). Latency in milliseconds per batch; metric with its 95% "
         "confidence interval."
     )

@@ -12,7 +12,9 @@ STATUSES = ("ok", "failed", "timeout", "oom", "interrupted")
 def provenance(run_id: int | None, weights: str) -> str:
     run = f"run {run_id}" if run_id is not None else "not stored"
     if weights == "random":
-        return f"measured here, estimated from config with random weights ({run})"
+        from catalog.recommend.scoring import RANDOM_WEIGHTS_LABEL
+
+        return f"{RANDOM_WEIGHTS_LABEL} ({run})"
     return f"measured here ({run})"
 
 

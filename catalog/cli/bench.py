@@ -120,7 +120,7 @@ def _caption(rows: list[dict[str, Any]], run_id: int | None, machine_id: str | N
 
     parts = [f"run {run_id}" if run_id is not None else "not stored", f"machine {machine_id}"]
     if any(r.get("weights") == "random" for r in rows):
-        parts.append("random-weight rows: latency and memory estimated from config, random weights")
+        parts.append("random-weight rows: latency and memory measured here, random weights")
     if any(r.get("unstable") for r in rows):
         parts.append("⚠ unstable: coefficient of variation above 10%")
     if any(r.get("iterations") and r["iterations"] <= TAIL_SAMPLES[95] for r in rows if r["status"] == "ok"):

@@ -76,8 +76,8 @@ def _render_tables(report: Any) -> None:
         rows = report.rows_for(task)
         metric, picked, front = report.accuracy_points(task)
         caption = (
-            f"{MARKERS[MEASURED]} measured here · {MARKERS[ESTIMATED]} estimated (random weights, from "
-            f"config) · {MARKERS[REPORTED]} reported (model card) · latency ms per batch"
+            f"{MARKERS[MEASURED]} measured here · {MARKERS[ESTIMATED]} measured here, random weights (built from "
+            f"the config) · {MARKERS[REPORTED]} reported (model card) · latency ms per batch"
         )
         if picked:
             caption += f" · Pareto frontier ({metric} vs p50 at {picked[0].shape}): " + ", ".join(

@@ -62,7 +62,7 @@ def test_cli_json_output_for_a_random_weight_model(run_cli, tmp_path: Path) -> N
     (row,) = result.json()
     assert row["status"] == "ok" and row["dtype"] == "bfloat16" and row["weights"] == "random"
     assert set(row["latency_ms"]) == {"p50", "p90", "p95", "p99", "mean", "stdev", "cov"}
-    assert row["provenance"].startswith("measured here, estimated from config with random weights (run ")
+    assert row["provenance"].startswith("measured here, random weights (run ")  # the one label (issue 12)
     listed = run_cli("--db", url, "bench", "list", "--format", "json").json()
     assert listed[0]["results"] == 1
 
