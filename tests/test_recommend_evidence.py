@@ -110,9 +110,7 @@ def test_explain_lists_every_row_used_and_ignored_with_the_reason(ner_db: Databa
     assert reasons == {0.99: "not on one of the task's benchmarks (catalog.yaml)",
                        0.5: "off-task: measures question-answering"}  # fmt: skip
     dslim = explain("dslim/bert-base-NER", "ner", profile="accurate", db=ner_db)
-    assert [row["reason"] for row in dslim.evidence_rows()[1]] == [
-        "incomparable protocol: 0-shot, WNUT-17 is plain"
-    ] or [row["reason"] for row in dslim.evidence_rows()[1]] == ["incomparable protocol: prompted, WNUT-17 is plain"]
+    assert "incomparable protocol: prompted, WNUT-17 is plain" in [row["reason"] for row in dslim.evidence_rows()[1]]
     ner_db.dispose()
     table = run_cli("recommend", "--task", "ner", "--profile", "accurate", "--explain", "example/small-ner")
     assert table.code == 0, table.err
