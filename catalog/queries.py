@@ -34,6 +34,7 @@ from catalog.errors import (
     UnknownTaskError,
     UsageError,
 )
+from catalog.hub.client import redact_url
 from catalog.records import (
     ArchitectureRecord,
     FamilyRecord,
@@ -266,7 +267,7 @@ def model_records(conn: Executor, ids: Sequence[str]) -> dict[str, ModelRecord]:
             base_model=m.base_model,
             reported=reported.get(m.id, []),
             provenance={str(k): str(v) for k, v in (m.provenance or {}).items()},
-            source=m.source,
+            source=redact_url(m.source),  # a row stored by an older version may hold HF_ENDPOINT credentials
         )
         for m in rows
     }

@@ -470,6 +470,40 @@ def test_credentials_in_hf_endpoint_are_never_stored_or_printed(
     assert redact_url("http://hf_token123@host/x") == "http://***@host/x"
 
 
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:99999", "ftp://mirror", "http://[::1", "http://", "x y"])
+def test_an_unusable_hf_endpoint_is_one_line_and_changes_nothing(
+    run_cli, mini_taxonomy: Path, tmp_path: Path, monkeypatch, endpoint: str
+) -> None:  # type: ignore[no-untyped-def]
+    db_url = f"sqlite:///{tmp_path / 'endpoint.db'}"
+    before = fingerprint(db_url)
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    result = run_cli("sync", "--db", db_url, "--task", TASK)
+    assert result.code == 1 and result.err.startswith("Error: HF_ENDPOINT") and result.err.count("\n") == 1
+    assert fingerprint(db_url) == before
+
+
+def test_a_source_stored_with_credentials_is_shown_redacted_and_replaced(
+    serve, run_cli, mini_taxonomy: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Rows written before credentials were redacted: show hides them, the next sync replaces them."""
+    _, url = serve(good_records(3))
+    db_url = f"sqlite:///{tmp_path / 'legacy.db'}"
+    db = open_database(db_url)
+    sync_from_hub(db, tasks=[TASK], endpoint=url)
+    with db.connect() as conn:
+        conn.execute(
+            text("UPDATE models SET source = 'hub:http://old:s3cret@mirror.example' WHERE synced_at IS NOT NULL")
+        )
+    shown = run_cli("show", "--db", db_url, "good/model-0001", "--format", "json")
+    assert shown.json()[0]["source"] == "hub:http://old:***@mirror.example" and "s3cret" not in shown.out
+    sync_from_hub(db, tasks=[TASK], endpoint=url)  # unchanged facts: only the source is rewritten
+    with db.connect() as conn:
+        assert {row[0] for row in conn.execute(text("SELECT source FROM models WHERE synced_at IS NOT NULL"))} == {
+            f"hub:{url}"
+        }
+    db.dispose()
+
+
 def test_limit_counts_the_same_in_a_run_and_in_its_resume(serve, mini_taxonomy: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     records = good_records(400)
     hub, url = serve(records)

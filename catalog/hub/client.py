@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from catalog.errors import CatalogError
 from catalog.hub.records import decode_text, json_array_items
@@ -74,19 +75,13 @@ class Page:
     url: str
 
 
-def redact_url(url: str) -> str:
-    """The URL without its credentials (`http://user:***@host`; a user name alone is taken for a token and
-    hidden too), for anything stored or shown."""
-    try:
-        parts = urlsplit(url)
-        if "@" not in parts.netloc:
-            return url
-        userinfo, _, host = parts.netloc.rpartition("@")
-        user, has_password, _ = userinfo.partition(":")
-        shown = f"{user}:***" if has_password else "***"
-        return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
-    except ValueError:
-        return "<unparseable URL>"
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/?#@\s:]*)(?P<password>:[^/?#@\s]*)?@")
+
+
+def redact_url(text: str) -> str:
+    """`text` with the credentials of every URL in it hidden (`http://user:***@host`; a user name alone is
+    taken for a token and hidden too), for anything stored or shown: an endpoint, a source, a message."""
+    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user'] + ':***' if m['password'] is not None else '***'}@", text)
 
 
 def relative_link(url: str, endpoint: str) -> str:
@@ -97,6 +92,29 @@ def relative_link(url: str, endpoint: str) -> str:
     if prefix and (path == prefix or path.startswith(prefix + "/")):
         path = path[len(prefix) :] or "/"
     return path + (f"?{parts.query}" if parts.query else "")
+
+
+def check_endpoint(endpoint: str) -> str:
+    """The endpoint without a trailing slash, or HubError when it is not an http(s) URL of a host."""
+    problem = ""
+    try:
+        parts = urlsplit(endpoint)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if parts.scheme not in ("http", "https"):
+            problem = "it does not start with http:// or https://"
+        elif not parts.hostname or any(c.isspace() or not c.isprintable() for c in endpoint):
+            problem = "it names no valid host"
+        elif parts.query or parts.fragment:
+            problem = "it has a query or fragment"
+    if problem:
+        raise HubError(
+            f"HF_ENDPOINT {redact_url(endpoint)[:200]!r} is not a Hub URL ({problem}): set it to the Hub or a "
+            "mirror, such as https://huggingface.co, or unset it."
+        )
+    return endpoint.rstrip("/")
 
 
 def hub_endpoint() -> str:
@@ -152,7 +170,7 @@ class HubClient:
             )
         from huggingface_hub.utils import build_hf_headers, get_session  # type: ignore[attr-defined]
 
-        self.endpoint = (endpoint or hub_endpoint()).rstrip("/")
+        self.endpoint = check_endpoint(endpoint or hub_endpoint())
         self.display_endpoint = redact_url(self.endpoint)
         self.retry = retry or RetryPolicy()
         self.on_retry = on_retry
@@ -222,7 +240,10 @@ class HubClient:
         except ValueError as exc:
             raise HubResponseError("the answer is not a JSON array of models") from exc
         link = response.links.get("next", {}).get("url")
-        next_url = relative_link(link, self.endpoint) if link else None
+        try:
+            next_url = relative_link(link, self.endpoint) if link else None
+        except ValueError as exc:
+            raise HubResponseError(f"the next-page link is not a URL: {link[:80]!r}") from exc
         return Page(items=items, next_url=next_url, url=redact_url(str(response.url)))
 
     def list_pages(self, params: list[tuple[str, Any]], start: str | None = None) -> Iterator[Page]:
