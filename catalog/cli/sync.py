@@ -170,6 +170,10 @@ def _summary(report: Any) -> None:
     )
     if total.skip_reasons:
         click.echo("Skipped: " + ", ".join(f"{reason} ({n})" for reason, n in sorted(total.skip_reasons.items())))
+    resumed = [item for item in report.listings if item.resumed]
+    if resumed:
+        earlier = sum(item.resumed_after for item in resumed)
+        click.echo(f"Continued {len(resumed)} interrupted listing(s) where they stopped ({earlier} models saved then).")
     if total.stored:
         click.echo(
             f"Architecture kind derived for {total.architecture_derived} of {total.stored} models "

@@ -760,7 +760,8 @@ def export_snapshot(db: Database, path: Path) -> int:
     if path.is_dir():
         raise UsageError(f"--export-snapshot {path} is a directory: give a file name, such as {path / 'models.jsonl'}.")
     if not directory.is_dir():
-        raise UsageError(f"--export-snapshot {path}: the directory {directory} does not exist; create it first.")
+        problem = "is not a directory" if directory.exists() else "does not exist; create it first"
+        raise UsageError(f"--export-snapshot {path}: {directory} {problem}.")
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
     except OSError as exc:
