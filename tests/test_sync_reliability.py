@@ -531,6 +531,21 @@ def test_the_resumed_error_counts_what_earlier_runs_saved(serve, mini_taxonomy: 
     db.dispose()
 
 
+def test_the_summary_says_a_listing_was_continued(
+    serve, run_cli, mini_taxonomy: Path, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    hub, url = serve(good_records(1200))
+    db_url = f"sqlite:///{tmp_path / 'continued.db'}"
+    db = open_database(db_url)
+    _interrupted(db, hub, url, limit=1200)  # pages of 1000: the first is saved
+    db.dispose()
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    result = run_cli("sync", "--db", db_url, "--task", TASK, "--limit", "1200")
+    assert result.code == 0, result.err
+    assert "Synced 200 models" in result.out
+    assert "Continued 1 interrupted listing(s) where they stopped (1000 models saved then)." in result.out
+
+
 def test_honoured_retry_after_does_not_use_up_the_retry_budget(serve) -> None:  # type: ignore[no-untyped-def]
     hub, url = serve(good_records(3))
     waits: list[float] = []
