@@ -212,10 +212,13 @@ def csv_snapshot(case: int, rng: random.Random, clean: list[dict[str, Any]], noi
     return data
 
 
-def test_fuzz_snapshot_files(run_cli, mini_taxonomy: Path, tmp_path: Path, tallies: dict[str, Tally]) -> None:  # type: ignore[no-untyped-def]
-    tally = tallies.setdefault("snapshot files", Tally())
-    db_url = f"sqlite:///{tmp_path / 'fuzz.db'}"
-    for case in range(SNAPSHOT_CASES):
+def test_fuzz_snapshot_files(
+    run_cli, mini_taxonomy: Path, tmp_path: Path, db_url: str, tallies: dict[str, Tally]
+) -> None:  # type: ignore[no-untyped-def]
+    backend = db_url.split(":")[0].split("+")[0]
+    tally = tallies.setdefault(f"snapshot files ({backend})", Tally())
+    cases = SNAPSHOT_CASES if backend == "sqlite" else SNAPSHOT_CASES // 3  # PostgreSQL: its stricter types
+    for case in range(cases):
         rng = random.Random(SEED * 1000 + case)
         path, clean, noisy = snapshot_case(case, rng, tmp_path)
         label = f"snapshot case {case} ({path.suffix}{', random bytes' if noisy else ''})"
@@ -239,19 +242,20 @@ def test_fuzz_snapshot_files(run_cli, mini_taxonomy: Path, tmp_path: Path, talli
             ok &= tally.check(label, before == fingerprint(db_url), "the database changed on refusal")
             tally.refused_ok += ok
     assert not tally.failures, "\n".join(tally.failures[:20])
-    assert tally.stored_ok >= SNAPSHOT_CASES * 0.7  # most files hold poisoned values only: imported
+    assert tally.stored_ok >= cases * 0.7  # most files hold poisoned values only: imported
 
 
 # ----------------------------------------------------------------------------------------- Hub pages
 
 
-def test_fuzz_hub_pages(mini_taxonomy: Path, tmp_path: Path, tallies: dict[str, Tally]) -> None:
-    tally = tallies.setdefault("Hub pages", Tally())
+def test_fuzz_hub_pages(mini_taxonomy: Path, db_url: str, tallies: dict[str, Tally]) -> None:
+    backend = db_url.split(":")[0].split("+")[0]
+    tally = tallies.setdefault(f"Hub pages ({backend})", Tally())
+    cases = HUB_CASES if backend == "sqlite" else HUB_CASES // 3
     hub = FakeHub()
-    db_url = f"sqlite:///{tmp_path / 'fuzz-hub.db'}"
     db = open_database(db_url)
     with HubServer(hub) as server:
-        for case in range(HUB_CASES):
+        for case in range(cases):
             rng = random.Random(SEED * 7 + case)
             marker = f"case{case:03d}x"
             clean = [clean_record(case, i) for i in range(rng.randint(2, 6))]
@@ -293,4 +297,4 @@ def test_fuzz_hub_pages(mini_taxonomy: Path, tmp_path: Path, tallies: dict[str, 
             tally.stored_ok += ok
     db.dispose()
     assert not tally.failures, "\n".join(tally.failures[:20])
-    assert tally.stored_ok >= HUB_CASES * 0.7
+    assert tally.stored_ok >= cases * 0.7
