@@ -559,6 +559,11 @@ def test_honoured_retry_after_does_not_use_up_the_retry_budget(serve) -> None:  
     with pytest.raises(HubUnavailableError, match=r"rate-limited \(HTTP 429\) for 21 s"):
         capped.page(f"{url}/api/models")
     hub.clear_faults()
+    counted = HubClient(url, retry=RetryPolicy(attempts=2, rate_limit_tries=3), sleep=waits.append)
+    hub.fail_next(5, "429", retry_after=0)  # a server that says "now" forever
+    with pytest.raises(HubUnavailableError, match=r"rate-limited \(HTTP 429\) 4 times in a row"):
+        counted.page(f"{url}/api/models")
+    hub.clear_faults()
     # 5xx still use the budget
     hub.fail_next(2, "503")
     with pytest.raises(HubUnavailableError, match="HTTP 503 after 2 tries"):

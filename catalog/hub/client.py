@@ -202,10 +202,9 @@ class HubClient:
                 retry_after = _retry_after(response.headers)
                 last_reason = f"HTTP {response.status_code}"
                 if response.status_code == 429 and retry_after is not None:
-                    if (
-                        rate_limited_s + retry_after > self.retry.rate_limit_wait_s
-                        or rate_limited_tries >= self.retry.rate_limit_tries
-                    ):
+                    if rate_limited_tries >= self.retry.rate_limit_tries:
+                        raise HubUnavailableError(f"rate-limited (HTTP 429) {rate_limited_tries + 1} times in a row")
+                    if rate_limited_s + retry_after > self.retry.rate_limit_wait_s:
                         raise HubUnavailableError(
                             f"rate-limited (HTTP 429) for {rate_limited_s + retry_after:.0f} s in all, more than "
                             f"the {self.retry.rate_limit_wait_s:.0f} s this client waits"
