@@ -10,6 +10,8 @@ What it serves (standard library only):
   header (``rel="next"``, opaque base64 cursor), pages of at most ``FakeHub.page_max`` (1000).
 * ``GET /api/models/{repo_id}`` and ``/api/models/{repo_id}/revision/{rev}`` -- model info.
 * ``GET|HEAD /{repo_id}/resolve/{revision}/{filename}`` -- files added with ``FakeHub.add_file``.
+* Poisoned listing pages: ``FakeHub.splice`` swaps placeholder strings for raw bytes (what
+  ``json.dumps`` never writes: bytes that are not UTF-8, 100,000-deep nesting, 5,000-digit numbers).
 
 Deliberate simplifications (documented so tests do not rely on them by accident):
 
