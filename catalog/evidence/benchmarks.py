@@ -23,13 +23,20 @@ if TYPE_CHECKING:
 
 
 class _RowLike(Protocol):
-    dataset: str
-    dataset_config: str | None
-    split: str | None
-    metric: str
-    value: float
-    n_shot: int | None
-    protocol: str | None
+    @property
+    def dataset(self) -> str: ...
+    @property
+    def dataset_config(self) -> str | None: ...
+    @property
+    def split(self) -> str | None: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def n_shot(self) -> int | None: ...
+    @property
+    def protocol(self) -> str | None: ...
 
 
 def benchmark_record(spec: BenchmarkSpec) -> dict[str, Any]:

@@ -35,9 +35,9 @@ def _snapshot(db: Any) -> tuple[list[Any], list[Any], list[Any]]:
     return rows, sources, facts  # type: ignore[return-value]
 
 
-def _count(db: Any) -> int:
+def _count(db: Any, key: str) -> int:
     with db.connect() as conn:
-        return len(conn.execute(select(evidence.c.id)).all())
+        return len(conn.execute(select(evidence.c.id).where(evidence.c.source_key == key)).all())
 
 
 def test_mteb_results_layout(db: Any) -> None:
@@ -64,7 +64,7 @@ def test_mteb_results_layout(db: Any) -> None:
     assert 0 < gte[0].value < 1 and gte[0].self_reported is True  # that task exists only under external/
     assert params == 1780000000
     again = import_evidence(db, str(path))
-    assert (again.rows_imported, again.replaced) == (27411, 27411) and _count(db) == 27411
+    assert (again.rows_imported, again.replaced) == (27411, 27411) and _count(db, report.source.key) == 27411
 
 
 def test_mteb_merges_revisions_as_the_leaderboard(db: Any, tmp_path: Path) -> None:
@@ -91,7 +91,11 @@ def test_mteb_merges_revisions_as_the_leaderboard(db: Any, tmp_path: Path) -> No
     report = import_evidence(db, str(tmp_path))
     assert report.skipped == {"superseded-revision": 2}
     with db.connect() as conn:
-        values = dict(conn.execute(select(evidence.c.dataset, evidence.c.value)).all())
+        values = dict(
+            conn.execute(
+                select(evidence.c.dataset, evidence.c.value).where(evidence.c.source_key == report.source.key)
+            ).all()
+        )
     assert values["mteb/NQ"] == pytest.approx(0.6)  # mteb 1.10.0 > 1.2.0 > external
     assert values["mteb/CQADupstackRetrieval"] == pytest.approx(0.3)
 
@@ -112,7 +116,7 @@ def test_open_llm_leaderboard_csv(db: Any) -> None:
         ).one()
     assert row.value == pytest.approx(0.706) and row.n_shot == 5 and row.metric == "accuracy"
     assert row.source_date.year == 2023 and row.verified is True and row.self_reported is False
-    assert import_evidence(db, str(path)).rows_imported == 4476 and _count(db) == 4476
+    assert import_evidence(db, str(path)).rows_imported == 4476 and _count(db, report.source.key) == 4476
 
 
 def test_open_asr_leaderboard_csvs(db: Any) -> None:
@@ -180,11 +184,19 @@ def test_model_cards(db: Any) -> None:
     }
     assert (report.rows_read, report.rows_imported) == (3510, 2248)
     with db.connect() as conn:
-        verified = conn.execute(select(evidence.c.id).where(evidence.c.verified.is_(True))).all()
-        scales = conn.execute(select(evidence.c.value).where(evidence.c.metric == "wer")).scalars().all()
+        verified = conn.execute(
+            select(evidence.c.id).where(evidence.c.verified.is_(True), evidence.c.source_key == report.source.key)
+        ).all()
+        scales = (
+            conn.execute(
+                select(evidence.c.value).where(evidence.c.metric == "wer", evidence.c.source_key == report.source.key)
+            )
+            .scalars()
+            .all()
+        )
     assert all(0 <= v <= 1.5 for v in scales)  # percent WERs were put on the fraction scale
     assert len(verified) == 0  # no 2022 card carries Hugging Face's verified flag
-    assert import_evidence(db, str(path)).rows_imported == 2248 and _count(db) == 2248
+    assert import_evidence(db, str(path)).rows_imported == 2248 and _count(db, report.source.key) == 2248
 
 
 def test_generic_csv_and_jsonl(db_url: str, tmp_path: Path) -> None:
@@ -210,7 +222,7 @@ def test_generic_csv_and_jsonl(db_url: str, tmp_path: Path) -> None:
                      '"task": "qa", "split": "validation"}\n', encoding="utf-8")  # fmt: skip
     assert import_evidence(db, str(jsonl)).rows_imported == 1
     with db.connect() as conn:
-        rows = {r.model_id: r for r in conn.execute(select(evidence))}
+        rows = {r.model_id: r for r in conn.execute(select(evidence).where(evidence.c.source_key != "catalog.yaml"))}
     db.dispose()
     assert rows["org/a"].metric == "seqeval-f1" and rows["org/a"].value == pytest.approx(0.912)
     assert rows["org/a"].verified is True and rows["org/a"].details == {"notes": "our run"}
@@ -275,8 +287,8 @@ def test_malformed_files_via_the_cli(run_cli: Any, tmp_path: Path) -> None:
     result = run_cli("evidence", "import", str(bad_csv), "--key", "team")
     assert result.code == 1 and "line 3 has 2 fields" in result.err and result.err.count("\n") == 1
     assert database.read_bytes() == before
-    listing = run_cli("evidence", "list", "--format", "json").json()
-    assert [r["model_id"] for r in listing] == ["org/a"]  # type: ignore[union-attr]
+    listing = run_cli("evidence", "list", "--model", "org/a", "--format", "json").json()
+    assert [r["source_key"] for r in listing] == ["team"]  # type: ignore[union-attr]
 
 
 def test_unknown_format_and_kind_are_refused(run_cli: Any, tmp_path: Path) -> None:

@@ -65,9 +65,9 @@ def _model_index_items(model_id: str, model_index: Any, task_names: dict[str, st
             if not isinstance(res, dict):
                 yield Skipped("malformed-model-index", model_id)
                 continue
-            task = res.get("task") if isinstance(res.get("task"), dict) else {}
-            dataset = res.get("dataset") if isinstance(res.get("dataset"), dict) else {}
-            metrics = res.get("metrics") if isinstance(res.get("metrics"), list) else []
+            task: dict[str, Any] = res["task"] if isinstance(res.get("task"), dict) else {}
+            dataset: dict[str, Any] = res["dataset"] if isinstance(res.get("dataset"), dict) else {}
+            metrics: list[Any] = res["metrics"] if isinstance(res.get("metrics"), list) else []
             task_id = canonical_task(_text(task.get("type")) or _text(task.get("name")), task_names)
             dataset_id = _text(dataset.get("type")) or _text(dataset.get("name"))
             for metric in metrics:

@@ -194,7 +194,7 @@ def _rows_of_file(path: Path) -> list[dict[str, Any]]:
         return _csv_rows(path)
     if suffix == ".parquet":
         try:
-            import pyarrow.parquet as pq  # type: ignore[import-not-found]
+            import pyarrow.parquet as pq
         except ImportError as exc:
             raise EvidenceError(f"{path.name} is Parquet: install pyarrow (pip install pyarrow) to read it.") from exc
         return list(pq.read_table(path).to_pylist())
@@ -215,6 +215,7 @@ def parse_hub(location: str, context: ImportContext) -> Parsed:
     if not match:
         raise EvidenceError(f"{location}: expected hf://datasets/ORG/NAME[/FILE].")
     repo_id, filename = match[1], match[2]
+    import httpx2  # huggingface_hub's HTTP client: connection errors arrive as its exceptions
     from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -230,7 +231,7 @@ def parse_hub(location: str, context: ImportContext) -> Parsed:
         for name in sorted(files):
             local = hf_hub_download(repo_id, name, repo_type="dataset", revision=info.sha)
             rows.extend(_rows_of_file(Path(local)))
-    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as exc:
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError, httpx2.HTTPError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EvidenceError(
             f"Cannot read {location} from the Hub: {first}. Check the repository name, HF_ENDPOINT and your network."

@@ -56,8 +56,8 @@ _NOT_NER = re.compile(
 def _corpus(sources: Any) -> str | None:
     """The source that holds the NER annotation: one named as NER data, else the first that is not a treebank,
     vectors, lookups or a transformer (hr500k, KLUE, Nerus ...); None when every source is one of those."""
-    names = [s.get("name") if isinstance(s, dict) else s for s in (sources if isinstance(sources, list) else [])]
-    names = [n.strip() for n in names if isinstance(n, str) and n.strip()]
+    raw = [s.get("name") if isinstance(s, dict) else s for s in (sources if isinstance(sources, list) else [])]
+    names: list[str] = [n.strip() for n in raw if isinstance(n, str) and n.strip()]
     named = next((n for n in names if _NER_CORPUS.search(n)), None)
     return named or next((n for n in names if not _NOT_NER.search(n)), None)
 

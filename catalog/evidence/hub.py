@@ -1,0 +1,91 @@
+"""Evidence from `catalog sync`: the model-index results a Hub item carries in its card data, stored as evidence
+(source key "hub-sync", kind model-card) for each model a sync page inserts or changes.
+
+Called by catalog.hub.sync inside the page's transaction; a model's earlier hub-sync rows are replaced by the new
+ones, other models' rows are left alone. The values go through the same model-index reader as imported cards
+(scale detected or refused, the verified flag kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Connection
+
+from catalog.db.schema import evidence, evidence_sources, utcnow
+from catalog.evidence.importers.modelcard import model_index_items
+from catalog.evidence.records import EvidenceRecord, Parsed, SourceInfo
+from catalog.evidence.store import _row
+
+SOURCE = SourceInfo(key="hub-sync", kind="model-card", name="hub-sync", format="hub-model-index", location="Hub API")
+
+
+def _model_index(reported: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The derived `reported` dicts of a synced item, back in model-index shape."""
+    results = [
+        {
+            "task": {"type": metric.get("task_id")},
+            "dataset": {"type": metric.get("dataset"), "split": metric.get("split")},
+            "metrics": [
+                {"type": metric.get("metric"), "value": metric.get("value"), "verified": metric.get("verified")}
+            ],
+        }
+        for metric in reported
+    ]
+    return [{"results": results}]
+
+
+def store_hub_evidence(connection: Connection, items: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> int:
+    """Replace the hub-sync rows of these (model id, derived reported metrics) items; the rows written."""
+    if not items:
+        return 0
+    from catalog.evidence.api import task_names
+
+    names = task_names(connection)
+    if connection.execute(select(evidence_sources.c.key).where(evidence_sources.c.key == SOURCE.key)).first() is None:
+        connection.execute(
+            evidence_sources.insert().values(
+                key=SOURCE.key,
+                kind=SOURCE.kind,
+                name=SOURCE.name,
+                format=SOURCE.format,
+                location=SOURCE.location,
+                imported_at=utcnow(),
+                rows_read=0,
+                rows_imported=0,
+                skipped={},
+            )
+        )
+    model_ids = [model_id for model_id, _ in items]
+    connection.execute(delete(evidence).where(evidence.c.source_key == SOURCE.key, evidence.c.model_id.in_(model_ids)))
+    parsed = Parsed(source=SOURCE, items=iter(()))
+    rows = []
+    for model_id, reported in items:
+        if not reported:
+            continue
+        for item in model_index_items(
+            model_id, _model_index(reported), names, source_url=f"https://huggingface.co/{model_id}"
+        ):
+            if isinstance(item, EvidenceRecord):
+                rows.append(_row(item, parsed))
+    seen: set[tuple[Any, ...]] = set()
+    unique = []
+    for row in rows:
+        key = (row["model_id"], row["task_id"], row["dataset"].lower(), row["dataset_config"], row["split"],
+               row["metric"], row["n_shot"], row["protocol"])  # fmt: skip
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    if unique:
+        connection.execute(evidence.insert(), unique)
+    total = connection.execute(
+        select(func.count()).select_from(evidence).where(evidence.c.source_key == SOURCE.key)
+    ).scalar_one()
+    connection.execute(
+        update(evidence_sources)
+        .where(evidence_sources.c.key == SOURCE.key)
+        .values(rows_read=total, rows_imported=total, imported_at=utcnow())
+    )
+    return len(unique)
