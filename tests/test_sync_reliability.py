@@ -371,6 +371,38 @@ def test_poisoned_json_array_snapshot(mini_taxonomy: Path, tmp_path: Path) -> No
     db.dispose()
 
 
+def test_an_import_stopped_part_way_says_so_and_the_same_command_finishes_it(
+    mini_taxonomy: Path, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Restartable, not all-or-nothing: the batches written stay, the error says how many, and importing the
+    same file again completes it (the saved ones count as unchanged)."""
+    from sqlalchemy import exc as sa_exc
+
+    from catalog.errors import DatabaseUnavailableError
+    from catalog.hub import sync
+
+    path = tmp_path / "stops.jsonl"
+    path.write_text("".join(json.dumps({"id": f"s/m{i:02d}", "tags": []}) + "\n" for i in range(35)))
+    db = open_database(f"sqlite:///{tmp_path / 'stops.db'}")
+    real = sync.write_page
+    calls = []
+
+    def failing_third(conn: Any, *args: Any) -> int:
+        calls.append(1)
+        if len(calls) == 3:
+            raise sa_exc.OperationalError("INSERT ...", {}, Exception("disk I/O error"))
+        return real(conn, *args)
+
+    monkeypatch.setattr(sync, "write_page", failing_third)
+    with pytest.raises(DatabaseUnavailableError, match=r"stopped after 20 models .*disk I/O error.* those are saved"):
+        import_snapshot(db, path, batch=10)
+    assert len(stored(db)) == 20
+    monkeypatch.setattr(sync, "write_page", real)
+    total = import_snapshot(db, path, batch=10).totals()
+    assert (total.unchanged, total.inserted) == (20, 15) and len(stored(db)) == 35
+    db.dispose()
+
+
 @pytest.mark.parametrize(
     "name,content,message",
     [
