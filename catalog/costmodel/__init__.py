@@ -9,6 +9,18 @@ bytes per phase), `memory` (weights, activations, KV cache; GGUF headers), `mach
 
 from __future__ import annotations
 
-from catalog.costmodel.api import EstimateReport, check, estimate, record, record_terms
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from catalog.costmodel.api import EstimateReport, check, estimate, record, record_terms
 
 __all__ = ["EstimateReport", "check", "estimate", "record", "record_terms"]
+
+
+def __getattr__(name: str) -> Any:
+    """The entry points load on first use: `catalog recommend` needs only catalog_figures and what it imports."""
+    if name in __all__:
+        from catalog.costmodel import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'catalog.costmodel' has no attribute {name!r}")

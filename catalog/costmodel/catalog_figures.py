@@ -12,7 +12,7 @@ import functools
 from typing import Any
 
 from catalog.costmodel import machine
-from catalog.costmodel.arch import Architecture, derive, kind_of, typical_type
+from catalog.costmodel.arch import Architecture, derive, typical_type
 from catalog.costmodel.counts import phases
 from catalog.costmodel.estimator import History, build_observations
 from catalog.costmodel.fit import Fit, phase_ms
@@ -100,8 +100,11 @@ def _history_from_connection(conn: Any, device: str, machine_id: str | None) -> 
 class CatalogEstimator:
     """Latency and memory Figures' values and bases for candidates of one recommendation (task, shape, dtype)."""
 
-    def __init__(self, conn: Any, task: str, batch: int, seq_len: int, dtype: str, device: str = "cpu") -> None:
+    def __init__(
+        self, conn: Any, task: str, batch: int, seq_len: int, dtype: str, device: str = "cpu", weights_dtype: str = ""
+    ) -> None:
         self.task, self.batch, self.seq_len, self.dtype, self.device = task, batch, seq_len, dtype, device
+        self.weights_dtype = weights_dtype or dtype  # int8 / int4: quantised weights, computed in float32
         self.profile = machine.profile(device)
         try:
             history = _history_from_connection(conn, device, self.profile.machine_id)
@@ -152,13 +155,14 @@ class CatalogEstimator:
             self.seq_len,
             self.dtype,
             overhead_bytes=self.fit.memory_overhead_mb * MB,
-            weights_override=params * _bytes(self.dtype),
+            weights_override=params * _bytes(self.weights_dtype),
         )
         return memory.total
 
     def memory_basis(self) -> str:
         return (
-            f"cost model: {self.dtype} weights + activations and KV cache at batch {self.batch} x {self.seq_len} + "
+            f"cost model: {self.weights_dtype} weights + activations and KV cache at batch {self.batch} x "
+            f"{self.seq_len} + "
             f"{self.fit.memory_basis()}"
         )
 
@@ -168,7 +172,7 @@ def _rounded(params: int) -> int:
     params = int(params)
     if params < 1000:
         return max(params, 1)
-    scale = 10 ** (len(str(params)) - 3)
+    scale: int = 10 ** (len(str(params)) - 3)
     return (params + scale // 2) // scale * scale
 
 
@@ -186,22 +190,27 @@ def largest_params(
     seq_len: int,
     dtype: str,
     overhead_mb: float = 40.0,
+    weights_dtype: str | None = None,
 ) -> int:
     """The largest parameter count whose estimated memory fits in limit_bytes (for the SQL size clause)."""
     model_type = ARCHITECTURE_TYPES.get(architecture or "") or typical_type(None, task)
-    if kind_of(model_type, task) == "decoder" and task not in ("text-generation",):
-        task = "text-generation"
 
     def total(params: float) -> float:
         arch = _derived(int(params), model_type, task)
         if arch is None:
-            return params * _bytes(dtype)
+            return params * _bytes(weights_dtype or dtype)
         memory = estimate_memory(
-            arch, task, batch, seq_len, dtype, overhead_bytes=overhead_mb * MB, weights_override=params * _bytes(dtype)
+            arch,
+            task,
+            batch,
+            seq_len,
+            dtype,
+            overhead_bytes=overhead_mb * MB,
+            weights_override=params * _bytes(weights_dtype or dtype),
         )
         return memory.total
 
-    low, high = 1e5, max(2e5, limit_bytes / _bytes(dtype))
+    low, high = 1e5, max(2e5, limit_bytes / _bytes(weights_dtype or dtype))
     if total(low) > limit_bytes:
         return 0
     for _ in range(20):
@@ -211,3 +220,49 @@ def largest_params(
         else:
             high = mid
     return int(low)
+
+
+def recommend_estimator(conn: Any, constraints: Any, task_id: str) -> CatalogEstimator:
+    """The estimator for one `catalog recommend` (its task, batch x sequence length and dtype)."""
+    dtype = constraints.dtype if constraints.dtype in ("float32", "bfloat16", "float16") else "float32"
+    return CatalogEstimator(
+        conn, task_id, constraints.batch_size, constraints.seq_len, dtype, weights_dtype=constraints.dtype
+    )
+
+
+def latency_estimate(estimator: CatalogEstimator, params: int, family: str | None) -> tuple[float, str] | None:
+    """(ms, basis) for a candidate nothing measured; None when no shape can be derived."""
+    value = estimator.latency_ms(params, family)
+    return None if value is None else (value, estimator.latency_basis(params, family))
+
+
+def memory_estimate(estimator: CatalogEstimator, params: int, family: str | None) -> tuple[float, str] | None:
+    """(bytes, basis) for a candidate nothing measured; None when no shape can be derived."""
+    value = estimator.memory_bytes(params, family)
+    return None if value is None else (value, estimator.memory_basis())
+
+
+def memory_clause(limit_bytes: float, task: str, batch: int, seq_len: int, dtype: str) -> Any:
+    """SQL: the models whose estimated memory (weights at the dtype or quantisation, activations and KV cache at
+    the batch and context, runtime overhead) fits in limit_bytes, per catalog architecture."""
+    from sqlalchemy import and_, or_
+
+    from catalog.db.schema import models
+
+    weights_dtype = dtype if dtype in ("float32", "bfloat16", "float16", "int8", "int4") else "float32"
+    compute = weights_dtype if weights_dtype in ("float32", "bfloat16", "float16") else "float32"
+    conditions = []
+    for architecture in ARCHITECTURE_TYPES:
+        largest = _largest_cached(limit_bytes, architecture, task, batch, seq_len, compute, weights_dtype)
+        conditions.append(and_(models.c.architecture_id == architecture, models.c.params <= largest))
+    largest = _largest_cached(limit_bytes, None, task, batch, seq_len, compute, weights_dtype)
+    others = or_(models.c.architecture_id.is_(None), models.c.architecture_id.not_in(list(ARCHITECTURE_TYPES)))
+    conditions.append(and_(others, models.c.params <= largest))
+    return or_(*conditions)
+
+
+@functools.lru_cache(maxsize=256)
+def _largest_cached(
+    limit_bytes: float, architecture: str | None, task: str, batch: int, seq_len: int, compute: str, weights: str
+) -> int:
+    return largest_params(limit_bytes, architecture, task, batch, seq_len, compute, weights_dtype=weights)

@@ -19,7 +19,7 @@ from catalog.db.schema import tasks as tasks_table
 from catalog.errors import CatalogError, UnknownLanguageError, UnknownLicenseError, UsageError
 from catalog.queries import first_column, model_records, resolve_architecture, resolve_family, resolve_task
 from catalog.recommend import quality as q
-from catalog.recommend.constraints import MEMORY_OVERHEAD, Constraints, license_classes, license_known
+from catalog.recommend.constraints import Constraints, license_classes, license_known
 from catalog.recommend.scoring import COMPONENTS, LOWER_IS_BETTER, PROFILES, RANDOM_WEIGHTS_LABEL, profile_weights
 from catalog.records import ModelRecord
 
@@ -439,7 +439,9 @@ def _clauses(conn: Connection, c: Constraints, measured_ids: set[str]) -> list[t
     if limit:
         label = (f"--max-memory {limit / 2**30:.1f}GiB" if not c.fits or (c.max_memory_bytes and c.max_memory_bytes
                  <= (c.machine_memory_bytes or 0)) else f"--fits ({limit / 2**30:.1f}GiB usable here)")  # fmt: skip
-        estimate_ok = models.c.params <= int(limit / c.memory_factor)
+        from catalog.costmodel.catalog_figures import memory_clause
+
+        estimate_ok = memory_clause(limit, c.task, c.batch_size, c.seq_len, c.dtype)
         clauses.append((label, or_(estimate_ok, models.c.id.in_(measured_ids)) if measured_ids else estimate_ok))
     if c.architecture:
         clauses.append((f"--architecture {c.architecture}", models.c.architecture_id == c.architecture))
@@ -458,7 +460,7 @@ def _recommend(
         c.architecture = resolve_architecture(conn, c.architecture)
     if c.family:
         c.family = resolve_family(conn, c.family)
-    machine, peak_gflops, peak_basis = _machine_id_and_peak()
+    machine, _, _ = _machine_id_and_peak()
     measured, measured_evidence = _measured(conn, task_id, machine, c)
     clauses = _clauses(conn, c, {m for m, r in measured.items() if r.get("peak_mb")})
     in_task = models.c.id.in_(select(model_tasks.c.model_id).where(model_tasks.c.task_id == task_id))
@@ -490,19 +492,11 @@ def _recommend(
     )
     assessed = q.assess(task_id, benchmarks, evidence, _facts(candidates))
     now = utcnow()
-    import os
-
-    assumed = ASSUMED_GFLOPS_PER_CORE * (os.cpu_count() or 1)
-    gflops = peak_gflops or assumed
-    gflops_basis = peak_basis or (
-        f"an assumed {assumed:.0f} GFLOP/s peak ({ASSUMED_GFLOPS_PER_CORE:.0f} per core; "
-        "`catalog hardware --calibrate` measures it)"
-    )
 
     # Figures per candidate --------------------------------------------------------------------------------
-    latency_basis = f"2 x params x {c.batch_size * c.seq_len} tokens at {EFFICIENCY:.0%} of {gflops_basis}"
-    memory_basis = f"{c.dtype} weights + {MEMORY_OVERHEAD:.0%} overhead"
-    ms_per_param = 2.0 * c.batch_size * c.seq_len / (gflops * 1e9 * EFFICIENCY) * 1000
+    from catalog.costmodel.catalog_figures import latency_estimate, memory_estimate, recommend_estimator
+
+    estimator = recommend_estimator(conn, c, task_id)  # the cost model, fitted on this machine's runs
     figures: dict[str, dict[str, Any]] = {}
     for cand in candidates:
         figure: dict[str, Any] = {}
@@ -511,14 +505,14 @@ def _recommend(
             label = RANDOM_WEIGHTS_LABEL if run.get("weights") == "random" else "measured here"
             figure["latency"] = Figure(run["p50"], "measured", f"p50 {label}, batch {c.batch_size} x {c.seq_len} "
                                        f"tokens, {run['device']} {run['dtype']} (run {run['run']})")  # fmt: skip
-        elif cand.params and not cand.api_only:
-            figure["latency"] = Figure(cand.params * ms_per_param, "estimated", latency_basis)
+        elif cand.params and not cand.api_only and (latency := latency_estimate(estimator, cand.params, cand.family)):
+            figure["latency"] = Figure(latency[0], "estimated", latency[1])
         if run and run.get("peak_mb"):
             label = RANDOM_WEIGHTS_LABEL if run.get("weights") == "random" else "measured here"
             basis = f"peak RSS {label}, batch {c.batch_size} x {c.seq_len} tokens, {run['device']} {run['dtype']}"
             figure["memory"] = Figure(run["peak_mb"] * 2**20, "measured", f"{basis} (run {run['run']})")
-        elif cand.params and not cand.api_only:
-            figure["memory"] = Figure(cand.params * c.memory_factor, "estimated", memory_basis)
+        elif cand.params and not cand.api_only and (memory := memory_estimate(estimator, cand.params, cand.family)):
+            figure["memory"] = Figure(memory[0], "estimated", memory[1])
         accuracy = _accuracy_figure(assessed[cand.id])
         if accuracy is not None:
             figure["accuracy"] = accuracy
