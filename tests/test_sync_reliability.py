@@ -371,6 +371,23 @@ def test_poisoned_json_array_snapshot(mini_taxonomy: Path, tmp_path: Path) -> No
     db.dispose()
 
 
+def test_a_snapshot_that_is_not_a_regular_file_is_refused_at_once(run_cli, mini_taxonomy: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)  # reading it would block for ever
+    for target in (fifo, tmp_path):
+        result = run_cli("sync", "--from-snapshot", str(target))
+        assert result.code == 1 and "is not a regular file" in result.err and result.err.count("\n") == 1
+
+
+def test_a_snapshot_whose_name_is_not_utf8_imports(mini_taxonomy: Path, tmp_path: Path) -> None:
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.jsonl"))
+    path.write_text('{"id": "n/one", "tags": []}\n')
+    db = open_database(f"sqlite:///{tmp_path / 'name.db'}")
+    assert import_snapshot(db, path).totals().inserted == 1
+    assert stored(db)["n/one"].source == "snapshot:caf\\xe9.jsonl"
+    db.dispose()
+
+
 def test_an_import_stopped_part_way_says_so_and_the_same_command_finishes_it(
     mini_taxonomy: Path, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]

@@ -718,14 +718,16 @@ def import_snapshot(db: Database, path: Path, *, reporter: Reporter | None = Non
     disk, a kill) running it again finishes the job, with the batches already written counting as unchanged.
     Nothing an item holds can stop it: unreadable and unusable items are counted skips."""
     if not path.is_file():
-        raise CatalogError(f"Snapshot file {path} not found.")
+        what = "is not a regular file" if path.exists() else "not found"
+        raise CatalogError(f"Snapshot file {path} {what}: give a .jsonl or .csv file.")
     reporter = reporter or _Silent()
-    listing = ListingReport(label=f"snapshot {path.name}")
+    name = os.fsencode(path.name).decode("utf-8", "backslashreplace")  # a file name that is not UTF-8
+    listing = ListingReport(label=f"snapshot {name}")
     with db.session() as session:
         deriver = Deriver.from_session(session)
-    source = f"snapshot:{path.name}"[:255]
+    source = f"snapshot:{name}"[:255]
     stamp = datetime.fromtimestamp(path.stat().st_mtime).date().isoformat()
-    label = f"reported: Hub downloads (30 days) in snapshot {path.name} (file dated {stamp})"
+    label = f"reported: Hub downloads (30 days) in snapshot {name} (file dated {stamp})"
     reporter.listing_started(listing.label, None)
     synced_at = utcnow()
     pending: list[DerivedModel] = []
@@ -737,7 +739,7 @@ def import_snapshot(db: Database, path: Path, *, reporter: Reporter | None = Non
         except sa_exc.DBAPIError as exc:
             reason = str(exc.orig or exc).strip().splitlines()[0][:200] if str(exc.orig or exc).strip() else ""
             raise DatabaseUnavailableError(
-                f"Importing {path.name} stopped after {listing.stored} models ({type(exc).__name__}: {reason}); "
+                f"Importing {name} stopped after {listing.stored} models ({type(exc).__name__}: {reason}); "
                 "those are saved. Run the same command again: models already imported count as unchanged."
             ) from exc
         listing.pages += 1
@@ -767,7 +769,7 @@ def export_snapshot(db: Database, path: Path) -> int:
         problem = "is not a directory" if directory.exists() else "does not exist; create it first"
         raise UsageError(f"--export-snapshot {path}: {directory} {problem}.")
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".partial", dir=directory)
     except OSError as exc:
         raise CatalogError(f"Cannot write in {directory}: {exc.strerror}. Choose a writable place.") from exc
     try:
