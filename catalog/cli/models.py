@@ -55,13 +55,17 @@ def models_command(
 def show_command(model_id: str, db_url: str | None, fmt: str, lang: str) -> None:
     """Show everything the catalog knows about one model, with where each fact comes from."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from catalog import queries
+    from catalog.evidence.api import model_evidence
     from catalog.output import human_count, render
 
-    record = queries.get_model(open_db(db_url), model_id)
-    data = record.to_dict()
+    db = open_db(db_url)
+    record = queries.get_model(db, model_id)
+    evidence = model_evidence(db, record.id)
+    data = record.to_dict() | {"evidence": [row.to_dict() for row in evidence]}
     if fmt != "table":
         render([data], [], fmt)
         return
@@ -82,15 +86,25 @@ def show_command(model_id: str, db_url: str | None, fmt: str, lang: str) -> None
     table.add_row("access", "API only" if record.api_only else ("gated" if record.gated else "open"), "")
     if record.base_model:
         table.add_row("fine-tuned from", record.base_model, prov.get("base_model", "catalog.yaml"))
-    for metric in record.reported:
-        checked = "" if metric.verified else " (not re-verified)"
-        value = f"{metric.value:g}{'%' if metric.scale == 'percent' else ''}"
-        split = f" {metric.split}" if metric.split else ""
-        table.add_row(
-            f"reported {metric.metric}",
-            f"{value} on {metric.dataset}{split}",
-            f"reported: {metric.source}{checked}",
+    # Quality evidence (catalog.yaml's curated figures included), one row per result: metric, benchmark data and
+    # protocol; the source with its kind, date and whether the figure was verified.
+    for row in evidence:
+        where = row.dataset + (f":{row.dataset_config}" if row.dataset_config else "")
+        where += f" {row.split}" if row.split else ""
+        protocol = ", ".join(
+            p for p in (f"{row.n_shot}-shot" if row.n_shot is not None else "", row.protocol or "") if p
         )
+        checked = "verified" if row.verified else ("self-reported" if row.self_reported else "not verified")
+        date = f", {row.source_date:%Y-%m-%d}" if row.source_date else ""
+        kind = "measured" if row.source_kind == "measured" else "reported"
+        origin = f"{row.source_name} ({row.details['source']})" if row.details.get("source") else row.source_name
+        table.add_row(  # cells are data, never rich markup ("[leaderboard]")
+            escape(f"evidence {row.metric}"),
+            escape(f"{row.value:.4g} on {where}" + (f" ({protocol})" if protocol else "")),
+            escape(f"{kind}: {origin} [{row.source_kind}]{date}, {checked}"),
+        )
+    if not evidence:
+        table.add_row("evidence", "—", "none yet: `catalog evidence import PATH` adds published results")
     Console().print(table)
 
 

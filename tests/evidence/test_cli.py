@@ -1,0 +1,50 @@
+"""The `catalog evidence` commands and `catalog show` listing a model's evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _team_file(tmp_path: Path) -> Path:
+    path = tmp_path / "team.csv"
+    path.write_text(
+        "model_id,task,dataset,split,metric,value,scale,n_shot,date\n"
+        "dslim/bert-base-NER,ner,conll2003,test,f1,90.1,percent,,2025-03-01\n"
+        "dslim/bert-base-NER,ner,wnut_17,test,f1,0.45,,,2025-03-01\n"
+        "org/other,text-classification,imdb,test,accuracy,0.93,,,\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_import_list_sources_show(run_cli: Any, tmp_path: Path) -> None:
+    imported = run_cli("evidence", "import", str(_team_file(tmp_path)), "--source", "measured", "--output", "json")
+    assert imported.code == 0, imported.err
+    assert imported.json()["rows_imported"] == 3 and imported.json()["kind"] == "measured"
+    sources = run_cli("evidence", "sources", "--format", "json").json()
+    assert {s["key"] for s in sources} >= {"catalog.yaml", f"generic:{tmp_path / 'team.csv'}"}  # type: ignore[union-attr]
+    conll = run_cli("evidence", "list", "--task", "ner", "--benchmark", "conll2003", "--format", "json").json()
+    assert {(r["model_id"], r["source_name"], r["value"]) for r in conll} == {  # type: ignore[union-attr]
+        ("dslim/bert-base-NER", "catalog.yaml", 0.9259),
+        ("dslim/bert-base-NER", "team", 0.901),
+    }
+    wnut = run_cli("evidence", "list", "-b", "wnut17", "--format", "csv")
+    assert wnut.code == 0 and "wnut_17" in wnut.out and "imdb" not in wnut.out
+    shown = run_cli("evidence", "show", "dslim/bert-base-NER", "--format", "json").json()
+    assert len(shown) == 6  # type: ignore[arg-type]  # 4 curated figures + 2 imported
+    table = run_cli("show", "dslim/bert-base-NER")
+    assert table.code == 0 and "evidence seqeval-f1" in table.out and "[measured]" in " ".join(table.out.split())
+    data = run_cli("show", "dslim/bert-base-NER", "--format", "json").json()
+    assert len(data[0]["evidence"]) == 6  # type: ignore[index]
+
+
+def test_unknown_benchmark_suggests(run_cli: Any) -> None:
+    result = run_cli("evidence", "list", "--task", "ner", "--benchmark", "conll2030")
+    assert result.code == 1 and "Did you mean: conll2003" in result.err
+
+
+def test_help_texts(run_cli: Any) -> None:
+    for command in ("import", "sources", "list", "show"):
+        result = run_cli("evidence", command, "--help")
+        assert result.code == 0 and len(result.out.splitlines()) > 3
