@@ -281,24 +281,52 @@ def _measured(
     return found, by_model
 
 
-def _evidence(conn: Connection, task_id: str, candidate_ids: set[str]) -> dict[str, list[q.EvidenceItem]]:
-    """Published results that bear on the task (its own, or on a dataset one of its benchmarks reads), kept for
-    the candidates."""
-    from catalog.evidence.query import evidence_for_task
+def _evidence(
+    conn: Connection, task_id: str, candidate_ids: set[str], benchmarks: list[dict[str, Any]]
+) -> dict[str, list[q.EvidenceItem]]:
+    """Published results that bear on the task, kept for the candidates: the rows catalog.evidence.query's
+    evidence_for_task selects (the task's own, or on a dataset one of its benchmarks reads), read with only the
+    columns ranking needs (details, a JSON column, only for perplexity rows, whose tokenizer it may name), so tens
+    of thousands of MTEB rows cost little."""
+    from sqlalchemy import case
 
-    rows = evidence_for_task(conn, task_id, candidate_ids)
-    return {model_id: [_item(r) for r in found] for model_id, found in rows.items()}
+    from catalog.db.schema import evidence
+    from catalog.evidence.benchmarks import benchmark_datasets
+
+    e = evidence.c
+    datasets = sorted(benchmark_datasets(benchmarks))
+    condition = e.task_id == task_id
+    if datasets:
+        condition = or_(condition, func.lower(e.dataset).in_(datasets))
+    columns = (e.id, e.model_id, e.task_id, e.dataset, e.dataset_config, e.split, e.metric, e.value,
+               e.higher_is_better, e.n_shot, e.protocol, e.source_kind, e.source_name, e.source_date, e.verified,
+               case((e.metric == "perplexity", e.details), else_=None).label("details"))  # fmt: skip
+    if len(candidate_ids) <= 900:  # an IN list within every backend's parameter limit, else filtered here
+        condition = and_(condition, e.model_id.in_(sorted(candidate_ids)))
+    found: dict[str, list[q.EvidenceItem]] = {}
+    for r in conn.execute(select(*columns).where(condition).order_by(e.model_id, e.source_date.desc(), e.id)):
+        if r[1] in candidate_ids:
+            found.setdefault(r[1], []).append(_item(r))
+    return found
 
 
 def _item(r: Any) -> q.EvidenceItem:
-    details = r.details or {}
+    """An evidence row (its first 16 columns in _evidence's order, as a plain tuple: attribute access on rows costs
+    more than the rest of the ranking) as what ranking reads."""
+    (row_id, model_id, task_id, dataset, config, split, metric, value, higher, n_shot, protocol, kind, name, date,
+     verified, details) = tuple(r)[:16]  # fmt: skip
+    details = details or {}
     return q.EvidenceItem(
-        key=f"evidence {r.id}", model_id=r.model_id, task_id=r.task_id, dataset=r.dataset,
-        dataset_config=r.dataset_config, split=r.split, metric=r.metric, value=r.value,
-        higher_is_better=r.higher_is_better, n_shot=r.n_shot, protocol=r.protocol, source_kind=r.source_kind,
-        source_name=r.source_name, source_date=r.source_date, verified=r.verified,
-        tokenizer=details.get("tokenizer"), dataset_label=details.get("benchmark"),
-    )  # fmt: skip
+        f"evidence {row_id}", model_id, task_id, dataset, config, split, metric, value, higher, n_shot, protocol,
+        kind, name, date, verified, details.get("tokenizer"), None, details.get("benchmark"),
+    )
+
+
+def _row_item(r: Any) -> q.EvidenceItem:
+    """A catalog.evidence.query.EvidenceRow as what ranking reads."""
+    return _item((r.id, r.model_id, r.task_id, r.dataset, r.dataset_config, r.split, r.metric, r.value,
+                  r.higher_is_better, r.n_shot, r.protocol, r.source_kind, r.source_name, r.source_date, r.verified,
+                  r.details))  # fmt: skip
 
 
 def _candidate_columns() -> tuple[Any, ...]:
@@ -484,12 +512,13 @@ def _recommend(
         )
         unverifiable += [Unverifiable(i, f"no parameter count to check {', '.join(size_labels)}") for i in no_params]
 
-    evidence = _evidence(conn, task_id, {cand.id for cand in candidates})
+    raw_benchmarks = list(
+        conn.execute(select(tasks_table.c.benchmarks).where(tasks_table.c.id == task_id)).scalar_one() or []
+    )
+    evidence = _evidence(conn, task_id, {cand.id for cand in candidates}, raw_benchmarks)
     for model_id, measured_items in measured_evidence.items():
         evidence.setdefault(model_id, [])[:0] = measured_items  # measured here first
-    benchmarks = q.parse_benchmarks(
-        conn.execute(select(tasks_table.c.benchmarks).where(tasks_table.c.id == task_id)).scalar_one()
-    )
+    benchmarks = q.parse_benchmarks(raw_benchmarks)
     assessed = q.assess(task_id, benchmarks, evidence, _facts(candidates))
     now = utcnow()
 
@@ -1008,7 +1037,7 @@ def _off_task(database: Database, model_id: str, task: str) -> list[q.Ignored]:
         task_id = resolve_task(conn, task)
         bearing = {row.id for row in evidence_for_task(conn, task_id, [model_id]).get(model_id, [])}
         return [
-            q.Ignored(_item(r), f"off-task: measures {r.task_id}" if r.task_id and r.task_id != task_id
+            q.Ignored(_row_item(r), f"off-task: measures {r.task_id}" if r.task_id and r.task_id != task_id
                       else "not on one of the task's benchmarks (catalog.yaml)")
             for r in evidence_for_model(conn, model_id)
             if r.id not in bearing

@@ -271,6 +271,7 @@ class _Matcher:
         self.facts = facts
         self.by_dataset: dict[str, list[Benchmark]] = {}
         self.member_of: dict[str, list[tuple[Benchmark, Member]]] = {}
+        self._seen: dict[tuple[Any, ...], tuple[list[Placement], str | None]] = {}
         for bench in self.benchmarks:
             for dataset in bench.datasets:
                 self.by_dataset.setdefault(dataset.lower(), []).append(bench)
@@ -298,6 +299,18 @@ class _Matcher:
         return key
 
     def place(self, item: EvidenceItem) -> tuple[list[Placement], str | None]:
+        """`_place`, remembered per row shape: thousands of rows share a few dozen (dataset, metric, protocol ...)
+        combinations. Perplexity rows are placed one by one (their group depends on the model's tokenizer)."""
+        if _is_perplexity(item.metric):
+            return self._place(item)
+        shape = (item.task_id, item.dataset, item.dataset_config, item.split, item.metric, item.higher_is_better,
+                 item.n_shot, item.protocol, item.source_kind == MEASURED_KIND, item.subset)  # fmt: skip
+        found = self._seen.get(shape)
+        if found is None:
+            found = self._seen[shape] = self._place(item)
+        return found
+
+    def _place(self, item: EvidenceItem) -> tuple[list[Placement], str | None]:
         """Every (benchmark, group key, aggregate member) the row counts for, or why it counts for none.
 
         A row for another task counts only on a benchmark of this task that reads its dataset and names no variant
