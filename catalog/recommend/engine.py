@@ -319,7 +319,7 @@ def _item(r: Any) -> q.EvidenceItem:
     return q.EvidenceItem(
         f"evidence {row_id}", model_id, task_id, dataset, config, split, metric, value, higher, n_shot, protocol,
         kind, name, date, verified, details.get("tokenizer"), None, details.get("benchmark"),
-    )
+    )  # fmt: skip
 
 
 def _row_item(r: Any) -> q.EvidenceItem:
