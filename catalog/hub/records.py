@@ -195,7 +195,7 @@ def parse_datetime(value: Any, name: str) -> datetime | None:
         raise MalformedItem(f"{name} is not a date string")
     text = value.strip().replace("Z", "+00:00")
     try:
-        parsed = datetime.fromisoformat(text[:64])
+        parsed = datetime.fromisoformat(text)
     except ValueError as exc:
         raise MalformedItem(f"{name} is not a date: {value[:40]!r}") from exc
     if parsed.tzinfo is not None:
