@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from catalog.db import open_database
 from catalog.db.models import Model, ReportedMetric, SyncState
 from catalog.hub.client import HubClient, HubUnavailableError, RetryPolicy, _retry_after, redact_url
-from catalog.hub.records import MalformedItem, json_array_items, parse_item
+from catalog.hub.records import MalformedItem, decode_text, json_array_items, parse_item
 from catalog.hub.sync import _Silent, export_snapshot, import_snapshot, sync_from_hub
 
 from .support.hub_server import FakeHub, HubServer, Malformed
@@ -108,6 +108,7 @@ def poisoned_records() -> tuple[list[dict[str, Any]], dict[str, bytes], dict[str
         ("evil/likes-2e31", {"likes": 2**31}, "likes is out of range"),
         ("evil/safetensors-2e63", {"safetensors": {"total": 2**63}}, "safetensors.total is out of range"),
         ("evil/likes-nan", {"likes": float("nan")}, "likes is not a count"),
+        ("evil/superscript", {"likes": "\u00b2"}, "likes is not a count"),  # '²'.isdigit() is true
         ("evil/llama-99999999999b", {}, None),
         (
             "evil/huge-shapes",
@@ -204,7 +205,7 @@ def test_a_poisoned_hub_page_costs_only_its_poisoned_items(serve, mini_taxonomy:
     for reason in skipped.values():
         reasons[reason] = reasons.get(reason, 0) + 1
     assert total.skip_reasons == reasons
-    assert total.pages == 4  # 80 items in pages of 25
+    assert total.pages == 4  # 81 items in pages of 25
     # Stored, with the absurd value not derived
     assert models["evil/llama-99999999999b"].params is None
     assert models["evil/huge-shapes"].params is None
@@ -255,6 +256,7 @@ def test_json_array_items_isolates_bad_items_and_refuses_non_arrays() -> None:
     assert items[0] == {"id": "a/1"} and items[2]["id"] == "a/2" and items[2]["n"] == float("inf")
     assert [getattr(i, "reason", None) for i in (items[1], items[3])] == ["nested too deeply: item 2",
                                                                          "not valid JSON: item 4"]  # fmt: skip
+    assert json_array_items(decode_text(b'\xef\xbb\xbf[{"id": "a/bom"}]')) == [{"id": "a/bom"}]  # a BOM first
     for not_array in ('{"id": "a"}', "[1, 2", "<html>", "[1] trailing", ""):
         with pytest.raises(ValueError):
             json_array_items(not_array)
