@@ -321,6 +321,7 @@ evidence = Table(
     Column("details", JSON, nullable=False, default=dict),
     Index("ix_evidence_model", "model_id", "task_id"),
     Index("ix_evidence_task", "task_id", "dataset", "metric"),
+    Index("ix_evidence_dataset", "dataset"),  # a task's benchmarks also read rows of other tasks by dataset
 )
 
 # Facts a source reports about a model other than results (MTEB model_meta: parameters, license, release date ...).

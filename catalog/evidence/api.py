@@ -79,9 +79,9 @@ def import_evidence(
         names = task_names(connection)
     context = ImportContext(task_names=names, kind=kind, key=key)
     if _is_hub_location(location):
-        from catalog.evidence.importers import openllm
+        from catalog.evidence.importers.openllm import parse_hub
 
-        parsed = openllm.parse_hub(location, context)
+        parsed = parse_hub(location, context)
         return import_parsed(db, parsed, progress(parsed) if progress else None)
     with _local_copy(location) as path:
         chosen = fmt or detect(path)

@@ -136,3 +136,15 @@ def benchmark_datasets(benchmarks: Iterable[Mapping[str, Any]]) -> set[str]:
         names.update(d.partition(":")[0].lower() for d in bench.get("datasets") or ())
         names.update(c["dataset"].lower() for c in bench.get("aggregate") or ())
     return names
+
+
+def benchmark_spellings(benchmarks: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Every dataset name the benchmarks list, as written and lower-cased (an indexable IN list for SQL; the
+    case-insensitive match itself is `matches`)."""
+    names: set[str] = set()
+    for bench in benchmarks:
+        for name in [d.partition(":")[0] for d in bench.get("datasets") or ()] + [
+            c["dataset"] for c in bench.get("aggregate") or ()
+        ]:
+            names.update((name, name.lower()))
+    return names

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 
 from catalog.db.schema import evidence, tasks
@@ -55,11 +55,18 @@ class EvidenceRow:
 _COLUMNS = [evidence.c[name] for name in EvidenceRow.__dataclass_fields__]
 
 
-def _rows(connection: Connection, statement: Any) -> Iterable[EvidenceRow]:
-    for row in connection.execute(statement):
-        values = list(row)
-        values[-1] = values[-1] or {}
-        yield EvidenceRow(*values)
+_new_row: Any = EvidenceRow  # built from a row's columns, in field order (mypy cannot count them)
+_LIGHT_COLUMNS = _COLUMNS[:-1]  # all but details: its JSON decoding is half the cost of a large read
+
+
+def _rows(connection: Connection, statement: Any, with_details: bool = True) -> Iterable[EvidenceRow]:
+    if with_details:
+        for row in connection.execute(statement).all():
+            yield _new_row(*row[:-1], row[-1] or {})
+    else:
+        empty: dict[str, Any] = {}
+        for row in connection.execute(statement).all():
+            yield _new_row(*row, empty)
 
 
 def task_benchmarks(connection: Connection, task_id: str) -> list[dict[str, Any]]:
@@ -69,27 +76,33 @@ def task_benchmarks(connection: Connection, task_id: str) -> list[dict[str, Any]
 
 
 def evidence_for_task(
-    connection: Connection, task_id: str, model_ids: Collection[str] | None = None
+    connection: Connection,
+    task_id: str,
+    model_ids: Collection[str] | None = None,
+    *,
+    with_details: bool = False,
 ) -> dict[str, list[EvidenceRow]]:
-    """model id -> the rows that bear on `task_id` (optionally only for `model_ids`)."""
-    from catalog.evidence.benchmarks import benchmark_datasets
+    """model id -> the rows that bear on `task_id` (optionally only for `model_ids`). `details` (upstream
+    revision, column names ...) is read only with with_details=True: the ranking does not need it."""
+    from catalog.evidence.benchmarks import benchmark_spellings
 
-    datasets = sorted(benchmark_datasets(task_benchmarks(connection, task_id)))
+    spellings = sorted(benchmark_spellings(task_benchmarks(connection, task_id)))
     condition = evidence.c.task_id == task_id
-    if datasets:
-        condition = or_(condition, func.lower(evidence.c.dataset).in_(datasets))
+    if spellings:
+        condition = or_(condition, evidence.c.dataset.in_(spellings))
+    columns = _COLUMNS if with_details else _LIGHT_COLUMNS
     order = (evidence.c.model_id, evidence.c.source_date.desc(), evidence.c.id)
     result: dict[str, list[EvidenceRow]] = {}
     if model_ids is None:
-        statements = [select(*_COLUMNS).where(condition).order_by(*order)]
+        statements = [select(*columns).where(condition).order_by(*order)]
     else:
         ids = sorted(set(model_ids))
         statements = [
-            select(*_COLUMNS).where(condition, evidence.c.model_id.in_(ids[i : i + _CHUNK])).order_by(*order)
+            select(*columns).where(condition, evidence.c.model_id.in_(ids[i : i + _CHUNK])).order_by(*order)
             for i in range(0, len(ids), _CHUNK)
         ]
     for statement in statements:
-        for row in _rows(connection, statement):
+        for row in _rows(connection, statement, with_details):
             result.setdefault(row.model_id, []).append(row)
     return result
 

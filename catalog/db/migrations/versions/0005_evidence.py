@@ -66,6 +66,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_evidence_source_key"), ["source_key"], unique=False)
         batch_op.create_index("ix_evidence_model", ["model_id", "task_id"], unique=False)
         batch_op.create_index("ix_evidence_task", ["task_id", "dataset", "metric"], unique=False)
+        batch_op.create_index("ix_evidence_dataset", ["dataset"], unique=False)
     op.create_table(
         "reported_facts",
         sa.Column("source_key", sa.String(length=255), nullable=False),
@@ -84,6 +85,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_reported_facts_model")
     op.drop_table("reported_facts")
     with op.batch_alter_table("evidence", schema=None) as batch_op:
+        batch_op.drop_index("ix_evidence_dataset")
         batch_op.drop_index("ix_evidence_task")
         batch_op.drop_index("ix_evidence_model")
         batch_op.drop_index(batch_op.f("ix_evidence_source_key"))
