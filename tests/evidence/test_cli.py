@@ -48,3 +48,37 @@ def test_help_texts(run_cli: Any) -> None:
     for command in ("import", "sources", "list", "show"):
         result = run_cli("evidence", command, "--help")
         assert result.code == 0 and len(result.out.splitlines()) > 3
+
+
+def test_import_from_a_url(run_cli: Any, tmp_path: Path) -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    _team_file(tmp_path)
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/team.csv"
+    try:
+        report = run_cli("evidence", "import", url, "--output", "json")
+        missing = run_cli("evidence", "import", url.replace("team", "none"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert report.code == 0 and report.json()["source"] == f"generic:{url}" and report.json()["rows_imported"] == 3
+    assert missing.code == 1 and "Cannot download" in missing.err and missing.err.count("\n") == 1
+
+
+def test_single_card_without_front_matter_end_is_refused(run_cli: Any, tmp_path: Path) -> None:
+    card = tmp_path / "org" / "model" / "README.md"
+    card.parent.mkdir(parents=True)
+    card.write_text(
+        "---\nlicense: mit\nmodel-index:\n- name: m\n  results:\n  - task: {type: token-class", encoding="utf-8"
+    )
+    result = run_cli("evidence", "import", str(card))
+    assert result.code == 1 and result.err.count("\n") == 1 and str(card) in result.err
