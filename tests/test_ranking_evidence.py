@@ -276,3 +276,28 @@ def test_values_outside_a_group_do_not_move_its_standings(seed: int) -> None:
         old = [u.standing for u in before[model].used if u.group == target]
         new = [u.standing for u in after[model].used if u.group == target]
         assert old == new
+
+
+def test_family_prior_only_where_families_predict_their_members() -> None:
+    from catalog.recommend.quality import MIN_FAMILY_RELIABILITY, family_reliability
+
+    consistent = [[0.9, 0.92, 0.88], [0.1, 0.12, 0.08], [0.5, 0.52, 0.48]]
+    assert family_reliability(consistent) > MIN_FAMILY_RELIABILITY
+    shuffled = [[0.9, 0.1, 0.5], [0.12, 0.92, 0.48], [0.52, 0.08, 0.88]]
+    assert family_reliability(shuffled) < MIN_FAMILY_RELIABILITY
+    assert family_reliability([[0.9, 0.92, 0.88]]) == 0.0  # too few models to tell
+
+    def run(families: list[list[float]]) -> dict[str, Any]:
+        evidence, facts = {}, {}
+        for f, standings in enumerate(families):
+            for i, value in enumerate(standings):
+                model = f"f{f}-m{i}"
+                evidence[model] = [_item(model, value)]
+                facts[model] = CandidateFacts(family=f"fam{f}")
+            facts[f"f{f}-new"] = CandidateFacts(family=f"fam{f}")
+        return assess("token-classification", parse_benchmarks([CONLL]), evidence, facts)
+
+    predictive = run(consistent)
+    assert predictive["f0-new"].basis == "prior" and predictive["f0-new"].value > predictive["f1-new"].value
+    assert "r = " in (predictive["f0-new"].prior or "")
+    assert run(shuffled)["f0-new"].basis == "none"

@@ -63,7 +63,10 @@ def _ranks(values: Sequence[float]) -> list[float]:
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    ra, rb = _ranks(a), _ranks(b)
+    return pearson(_ranks(a), _ranks(b))
+
+
+def pearson(ra: Sequence[float], rb: Sequence[float]) -> float:
     n = len(ra)
     mean_a, mean_b = sum(ra) / n, sum(rb) / n
     cov = sum((x - mean_a) * (y - mean_b) for x, y in zip(ra, rb, strict=True))
@@ -211,3 +214,37 @@ def test_text_generation_ranked_on_arc_hellaswag_predicts_mmlu_truthfulqa(
                           evidence_url)  # fmt: skip
     assert figures["n"] >= 10
     assert figures["evidence (accurate)"] > 0
+
+
+@pytest.mark.perf
+def test_family_prior_against_evaluated_members(evidence_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The data behind the prior: each evaluated model's own standing against the prior it would get from its
+    family's other evaluated members (leave one out), with the task's full benchmarks."""
+    from catalog.recommend.quality import MIN_FAMILY_RELIABILITY, family_prior, family_reliability
+
+    db = open_database(evidence_url)
+    lines = []
+    for task in ("text-generation", "feature-extraction", "sentence-similarity", "automatic-speech-recognition"):
+        result = recommend(task, profile="accurate", limit=0, include_gated=True, include_api=True, db=db)
+        by_family: dict[str, list[float]] = {}
+        for item in result:
+            if item.evidence is not None and item.evidence.basis == "evidence" and item.model.family:
+                by_family.setdefault(item.model.family, []).append(item.evidence.value)
+        pairs = [
+            (value, family_prior(values[:i] + values[i + 1 :]))
+            for values in by_family.values()
+            if len(values) >= 3
+            for i, value in enumerate(values)
+        ]
+        priors = sum(1 for item in result if item.evidence is not None and item.evidence.basis == "prior")
+        own, prior = [a for a, _ in pairs], [b for _, b in pairs]
+        rho = spearman(own, prior) if len(pairs) > 2 else float("nan")
+        r = pearson(own, prior) if len(pairs) > 2 else float("nan")
+        used = "used" if family_reliability(by_family.values()) >= MIN_FAMILY_RELIABILITY else "not used"
+        lines.append(f"[ranking] family prior, {task}: leave-one-out Spearman {rho:+.3f}, Pearson {r:+.3f} over "
+                     f"{len(pairs)} evaluated models (family prior {used}); {priors} unevaluated candidates get a "
+                     "prior")  # fmt: skip
+    db.dispose()
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+    assert lines
