@@ -84,13 +84,17 @@ def import_command(
         return
     skipped = sum(report.skipped.values())
     reasons = ", ".join(f"{reason} {count}" for reason, count in report.skipped.most_common())
-    print_message(
-        f"Imported {report.rows_imported} of {report.rows_read} values from {report.source.name} "
-        f"({report.source.format}, {report.source.kind}) as source {report.source.key!r}; "
-        f"{report.facts} reported facts; skipped {skipped}"
-        + (f" ({reasons})" if reasons else "")
-        + "."
-        + (f" Replaced {report.replaced} rows of the previous import." if report.replaced else "")
+    from rich.markup import escape
+
+    print_message(  # names and keys are data, never markup
+        escape(
+            f"Imported {report.rows_imported} of {report.rows_read} values from {report.source.name} "
+            f"({report.source.format}, {report.source.kind}) as source {report.source.key!r}; "
+            f"{report.facts} reported facts; skipped {skipped}"
+            + (f" ({reasons})" if reasons else "")
+            + "."
+            + (f" Replaced {report.replaced} rows of the previous import." if report.replaced else "")
+        )
     )
 
 
