@@ -263,3 +263,18 @@ def test_table_is_readable_at_any_width(ner_db: Database, width: int) -> None:
     else:
         assert "Accuracy" in header  # the reasons follow the table on their own lines when they do not fit
         assert any(line.lstrip().startswith("1. ") for line in lines) or "Why" in header
+
+
+def test_an_id_wider_than_the_terminal_is_listed_whole(ner_db: Database) -> None:
+    from types import SimpleNamespace
+
+    result = recommend("ner", db=ner_db)
+    long_id = "an-organisation-with-a-long-name/" + "a-very-long-model-name-" * 3 + "finetuned"
+    rows = [row | {"id": long_id} if row["rank"] == 1 else row for row in result.to_list()]
+    fake = SimpleNamespace(to_list=lambda: rows, matched=result.matched, considered=result.considered,
+                           task=result.task, profile=result.profile, excluded={}, unverifiable=[],
+                           suggestion=None)  # fmt: skip
+    lines = _render(80, fake)
+    assert any(long_id in line for line in lines)  # whole, on its own line, although wider than the table could be
+    assert all(len(line) <= 80 for line in lines if long_id not in line)
+    ner_db.dispose()

@@ -11,8 +11,8 @@ from catalog.cli._common import LIMIT, Number, listing_options, open_db, parse_n
 LEGEND = (
     "◆ Pareto frontier (accuracy, latency, memory). Accuracy: value, metric, benchmark and source: [here] measured "
     "on this machine, [card] model card or Hub, [leaderboard], [paper], [user]; (alone) no other candidate has a "
-    "comparable figure; prior: no direct evidence. [est.] estimated. --explain MODEL shows every figure used or "
-    "ignored."
+    "comparable figure; prior: no direct evidence. [est.] estimated; ~ parameter count estimated (from the model "
+    "name). --explain MODEL shows every figure used or ignored, and each figure's basis."
 )
 
 
@@ -26,6 +26,16 @@ def _figure(figure: dict[str, Any] | None, unit: str = "") -> str:
     else:
         text = f"{value:.3g}"
     return f"{text} [{tag}]"
+
+
+def _params_cell(row: dict[str, Any]) -> str:
+    """The parameter count, with ~ when it is estimated (from the model name ...): params_basis says how."""
+    from catalog.output import human_count
+
+    if row["params"] is None:
+        return "—"
+    estimated = (row.get("params_basis") or "").startswith("estimated")
+    return ("~" if estimated else "") + human_count(row["params"])
 
 
 def _license_cell(row: dict[str, Any]) -> str:
@@ -183,7 +193,7 @@ def _columns() -> list[Any]:
     return [
         Column("#", lambda r: f"{r['rank']}{'◆' if r['pareto'] else ''}", justify="right", no_wrap=True),
         Column("Model", lambda r: r["id"], no_wrap=True),
-        Column("Params", lambda r: human_count(r["params"]), justify="right", no_wrap=True, priority=2),
+        Column("Params", _params_cell, justify="right", no_wrap=True, priority=2),
         Column("License", _license_cell, priority=3),
         Column("Accuracy", lambda r: (r["accuracy"] or {}).get("display") or "—", max_width=34, priority=1),
         Column("Latency", lambda r: _figure(r["latency_ms"], "ms"), priority=4),
