@@ -179,10 +179,9 @@ def test_model_cards(db: Any) -> None:
         "unknown-metric": 25,  # loss, eer, min_dcf ...
         "unknown-task": 14,  # Relation-Extraction, speaker-verification ...
         "conflicting-duplicate": 2,  # the same result twice with different values under the same name
-        "duplicate": 2,
         "off-task-metric": 1,
     }
-    assert (report.rows_read, report.rows_imported) == (3510, 2248)
+    assert (report.rows_read, report.rows_imported) == (3510, 2250)
     with db.connect() as conn:
         verified = conn.execute(
             select(evidence.c.id).where(evidence.c.verified.is_(True), evidence.c.source_key == report.source.key)
@@ -196,7 +195,7 @@ def test_model_cards(db: Any) -> None:
         )
     assert all(0 <= v <= 1.5 for v in scales)  # percent WERs were put on the fraction scale
     assert len(verified) == 0  # no 2022 card carries Hugging Face's verified flag
-    assert import_evidence(db, str(path)).rows_imported == 2248 and _count(db, report.source.key) == 2248
+    assert import_evidence(db, str(path)).rows_imported == 2250 and _count(db, report.source.key) == 2250
 
 
 def test_generic_csv_and_jsonl(db_url: str, tmp_path: Path) -> None:
@@ -298,3 +297,20 @@ def test_unknown_format_and_kind_are_refused(run_cli: Any, tmp_path: Path) -> No
     assert result.code == 1 and "not a known evidence format" in result.err
     result = run_cli("evidence", "import", str(tmp_path / "missing.csv"))
     assert result.code == 1 and "no such file" in result.err
+
+
+def test_card_split_from_the_metric_name(db: Any, tmp_path: Path) -> None:
+    card = tmp_path / "org" / "asr" / "README.md"
+    card.parent.mkdir(parents=True)
+    card.write_text(
+        "---\nmodel-index:\n- name: asr\n  results:\n  - task: {type: automatic-speech-recognition}\n"
+        "    dataset: {type: librispeech_asr, name: LibriSpeech, args: clean}\n"
+        "    metrics:\n    - {type: wer, name: Test WER, value: 3.2}\n    - {type: wer, name: Eval WER, value: 3.9}\n"
+        "---\n# asr\n",
+        encoding="utf-8",
+    )
+    report = import_evidence(db, str(card))
+    with db.connect() as conn:
+        rows = {r.split: r for r in conn.execute(select(evidence).where(evidence.c.source_key == report.source.key))}
+    assert set(rows) == {"test", None}  # "Eval WER" names no split
+    assert rows["test"].value == pytest.approx(0.032) and rows["test"].dataset_config == "clean"

@@ -36,6 +36,17 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _split_named(metric_name: Any) -> str | None:
+    """The split a metric's display name states when the dataset does not ("Test WER" -> test): the author's
+    words, not a guess; names that say nothing (eval_f1, F1) give None."""
+    words = str(metric_name or "").lower().replace("_", " ").replace("-", " ").split()
+    if "test" in words:
+        return "test"
+    if "validation" in words or "dev" in words:
+        return "validation"
+    return None
+
+
 def model_index_items(model_id: str, model_index: Any, task_names: dict[str, str], **fields: Any) -> Iterator[Item]:
     """Rows from a parsed `model-index` (a card's, or a Hub API item's cardData), or why each value was skipped.
 
@@ -94,7 +105,7 @@ def _model_index_items(model_id: str, model_index: Any, task_names: dict[str, st
                     value=metric.get("value"),
                     scale=None,
                     dataset_config=config[:128] if config else None,
-                    split=(_text(dataset.get("split")) or "")[:64] or None,
+                    split=(_text(dataset.get("split")) or _split_named(metric.get("name")) or "")[:64] or None,
                     self_reported=not verified,
                     verified=verified,
                     details={
