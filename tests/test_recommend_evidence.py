@@ -31,9 +31,9 @@ BENCHMARKS = """    benchmarks:
 """
 
 
-@pytest.fixture
-def ner_db(mini_taxonomy: Path) -> Database:
-    """The mini taxonomy with two NER benchmarks, and a third NER model to compare."""
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ner_db(request: pytest.FixtureRequest, mini_taxonomy: Path) -> Database:
+    """The mini taxonomy with two NER benchmarks, and a third NER model to compare; on SQLite and PostgreSQL."""
     text = mini_taxonomy.read_text(encoding="utf-8")
     text = text.replace("    architectures: [encoder-only]\n  - id: text-generation",
                         "    architectures: [encoder-only]\n" + BENCHMARKS + "  - id: text-generation")  # fmt: skip
@@ -49,7 +49,9 @@ def ner_db(mini_taxonomy: Path) -> Database:
   - id: openai-community/gpt2
 """)  # fmt: skip
     mini_taxonomy.write_text(text, encoding="utf-8")
-    return open_database()
+    if request.param == "sqlite":
+        return open_database()
+    return open_database(str(request.getfixturevalue("postgres_url")))
 
 
 def _add(db: Database, source: str, kind: str, rows: list[dict[str, Any]]) -> None:
@@ -111,12 +113,16 @@ def test_explain_lists_every_row_used_and_ignored_with_the_reason(ner_db: Databa
                        0.5: "off-task: measures question-answering"}  # fmt: skip
     dslim = explain("dslim/bert-base-NER", "ner", profile="accurate", db=ner_db)
     assert "incomparable protocol: prompted, WNUT-17 is plain" in [row["reason"] for row in dslim.evidence_rows()[1]]
+    url = ner_db.url
     ner_db.dispose()
-    table = run_cli("recommend", "--task", "ner", "--profile", "accurate", "--explain", "example/small-ner")
+    table = run_cli(
+        "recommend", "--db", url, "--task", "ner", "--profile", "accurate", "--explain", "example/small-ner"
+    )
     assert table.code == 0, table.err
     assert "Evidence used (2)" in table.out and "Evidence ignored (2)" in table.out
     assert "off-task: measures question-answering" in table.out
-    data = json.loads(run_cli("recommend", "--task", "ner", "--explain", "example/small-ner", "--format", "json").out)
+    explained = run_cli("recommend", "--db", url, "--task", "ner", "--explain", "example/small-ner", "--format", "json")
+    data = json.loads(explained.out)
     assert data["accuracy_basis"] == "evidence" and len(data["evidence_used"]) == 2
 
 
