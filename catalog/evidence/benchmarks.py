@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from catalog.taxonomy import BenchmarkSpec
 
 
+UNSTATED = "unstated"  # a benchmark split meaning: the row names no split
+
+
 class _RowLike(Protocol):
     @property
     def dataset(self) -> str: ...
@@ -81,8 +84,8 @@ def matches(benchmark: Mapping[str, Any], row: _RowLike) -> bool:
     if not any(dataset_matches(entry, row, benchmark.get("config")) for entry in benchmark.get("datasets") or ()):
         return False
     splits = {s.lower() for s in benchmark.get("splits") or ()}
-    if splits and (row.split or "").lower() not in splits:
-        return False
+    if splits and (row.split or UNSTATED).lower() not in splits:
+        return False  # "unstated" in splits accepts rows that name no split (SST-2: only dev has labels)
     return protocol_matches(benchmark, row)
 
 

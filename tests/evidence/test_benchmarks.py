@@ -54,6 +54,9 @@ def test_dataset_config_split_metric_and_protocol_must_agree(benchmarks: dict[st
     sst2 = benchmarks["text-classification/sst2"]
     assert matches(sst2, Row("glue", "accuracy", dataset_config="sst2", split="validation"))
     assert not matches(sst2, Row("glue", "accuracy", dataset_config="cola", split="validation"))
+    assert matches(sst2, Row("sst2", "accuracy"))  # a measured run on the registered dev set names no split
+    assert not matches(sst2, Row("sst2", "accuracy", split="train"))
+    assert not matches(conll, Row("conll2003", "seqeval-f1"))  # CoNLL-03 names its split: unstated is not test
     mmlu = benchmarks["text-generation/openllm-v1-mmlu"]
     assert matches(mmlu, Row("cais/mmlu", "accuracy", n_shot=5))
     assert not matches(mmlu, Row("cais/mmlu", "accuracy", n_shot=0))
