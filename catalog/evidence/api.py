@@ -124,7 +124,7 @@ def list_evidence(
 
             task_id = resolve_task(connection, task)
         if task_id is not None:
-            grouped = evidence_for_task(connection, task_id, [model] if model else None)
+            grouped = evidence_for_task(connection, task_id, [model] if model else None, with_details=True)
             rows = [row for group in grouped.values() for row in group]
         else:
             statement = select(*_COLUMNS).order_by(evidence.c.model_id, evidence.c.task_id, evidence.c.dataset)
