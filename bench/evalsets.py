@@ -524,9 +524,10 @@ def ensure_available(spec: EvalSetSpec, *, download: bool | None = None) -> Loca
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    # utf-8-sig: a byte-order mark (as spreadsheet programs write) is not part of the first column's name
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return path.open("r", encoding="utf-8-sig", newline="")
 
 
 def _label_index(raw: str, label_names: Sequence[str], where: str) -> tuple[int, str]:
