@@ -314,3 +314,31 @@ def test_card_split_from_the_metric_name(db: Any, tmp_path: Path) -> None:
         rows = {r.split: r for r in conn.execute(select(evidence).where(evidence.c.source_key == report.source.key))}
     assert set(rows) == {"test", None}  # "Eval WER" names no split
     assert rows["test"].value == pytest.approx(0.032) and rows["test"].dataset_config == "clean"
+
+
+def test_mteb_older_result_shapes(db: Any, tmp_path: Path) -> None:
+    """Results written by mteb before 1.12: scores keyed by subset (or the scores themselves), mteb_dataset_name."""
+    import json
+
+    folder = tmp_path / "org__old" / "external"
+    folder.mkdir(parents=True)
+    (folder / "STS17.json").write_text(json.dumps({
+        "mteb_dataset_name": "STS17", "test": None,
+        "scores": {"test": {"en-en": {"cos_sim": {"spearman": 0.81, "pearson": 0.8}, "main_score": 0.81},
+                            "ko-ko": {"cos_sim": {"spearman": 0.7}, "main_score": 0.7}}},
+    }))  # fmt: skip
+    (folder / "Banking77Classification.json").write_text(json.dumps({
+        "mteb_dataset_name": "Banking77Classification",
+        "scores": {"test": {"accuracy": 0.75, "f1": 0.74, "main_score": 0.75}},
+    }))  # fmt: skip
+    report = import_evidence(db, str(tmp_path), fmt="mteb")
+    with db.connect() as conn:
+        rows = {
+            (r.dataset, r.dataset_config): (r.metric, r.value)
+            for r in conn.execute(select(evidence).where(evidence.c.source_key == report.source.key))
+        }
+    assert rows == {
+        ("mteb/STS17", "en-en"): ("spearman", 0.81),
+        ("mteb/STS17", "ko-ko"): ("spearman", 0.7),
+        ("mteb/Banking77Classification", "default"): ("accuracy", 0.75),
+    }

@@ -137,7 +137,7 @@ def _items(path: Path, context: ImportContext, parsed: Parsed) -> Iterator[Item]
                 if not _has_scores(data):
                     yield Skipped("no-scores", str(file))
                     continue
-                task = str(data.get("task_name") or file.stem)
+                task = str(data.get("task_name") or data.get("mteb_dataset_name") or file.stem)
                 by_task.setdefault(task, []).append((revision_dir.name, file, data))
         model_id = str(meta.get("name") or model_dir.name.replace("__", "/", 1))
         for fact_key, fact in _FACTS.items():
@@ -176,7 +176,7 @@ def _task_records(
     for task, (revision, _file, data) in chosen.items():
         fields = _fields(revision, data, meta)
         for split, entries in data["scores"].items():
-            for entry in entries if isinstance(entries, list) else []:
+            for entry in _entries(entries):
                 if not isinstance(entry, dict):
                     yield Skipped("malformed-score", f"{model_id} {task} {split}")
                     continue
@@ -197,10 +197,22 @@ def _task_records(
                 )
 
 
+def _entries(scores: Any) -> list[Any]:
+    """One split's score entries: a list of {hf_subset, main_score ...} (mteb >= 1.12), or the older shapes, a dict
+    of subset -> scores or the scores themselves (subset "default")."""
+    if isinstance(scores, list):
+        return scores
+    if not isinstance(scores, dict):
+        return [None]  # counted as malformed
+    if "main_score" in scores:
+        return [{"hf_subset": "default", **scores}]
+    return [{"hf_subset": subset, **entry} if isinstance(entry, dict) else None for subset, entry in scores.items()]
+
+
 def _cqadupstack_mean(model_id: str, forums: list[tuple[str, Path, dict[str, Any]]]) -> Iterator[Item]:
     values = []
     for _revision, _file, data in forums:
-        entries = (data.get("scores") or {}).get("test") or []
+        entries = _entries((data.get("scores") or {}).get("test") or [])
         entry = next((e for e in entries if isinstance(e, dict) and e.get("hf_subset", "default") == "default"), None)
         if entry is None or not isinstance(entry.get("main_score"), int | float):
             return
