@@ -103,6 +103,7 @@ def test_aggregate_counts_only_full_coverage() -> None:
     assert result["y"].headline is not None and len(result["y"].headline.items) == 4
     assert result["y"].headline.value == pytest.approx(sum(0.6 + i / 100 for i in range(4)) / 4)
     assert result["z"].basis == "none" and result["z"].partial == ["MTEB: partial coverage, 3 of 4"]
+    assert result["z"].shown_on == "mteb/T0 (part of MTEB)"  # one task's figure, never shown as the aggregate's
     # another subset of a member's dataset is not the member
     other = [_item("y", 0.1, "mteb/T0", "accuracy", dataset_config="de")]
     again = assess("feature-extraction", parse_benchmarks([bench]), full | {"y": full["y"] + other}, _facts("x", "y"))

@@ -427,9 +427,13 @@ def assess(
                 continue
             if q.shown is None or _preference(item) < _preference(q.shown):
                 q.shown = item
-                bench = placements[0][0]
-                q.shown_on = bench.name if bench else (item.dataset_label or item.dataset)
-                q.shown_label = bench.label_for(item.metric) if bench else None
+                bench, _, member = placements[0]
+                if bench is not None and member is not None:  # one task of an aggregate: never the aggregate's value
+                    q.shown_on, q.shown_label = f"{item.dataset} (part of {bench.name})", None
+                elif bench is not None:
+                    q.shown_on, q.shown_label = bench.name, bench.label_for(item.metric)
+                else:
+                    q.shown_on, q.shown_label = item.dataset_label or item.dataset, None
             for bench, key, member in placements:
                 group_bench[key] = bench
                 if member is not None:
