@@ -62,7 +62,9 @@ def test_sync_stores_model_index_results_as_evidence(mini_taxonomy: Path, tmp_pa
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 CONTENTS = [
-    {"fullname": "org/llm-a", "IFEval Raw": 0.61, "BBH Raw": 0.52, "MATH Lvl 5 Raw": 0.11, "GPQA Raw": 0.31,
+    {"fullname": "org/llm-a", "Precision": "4bit", "IFEval Raw": 0.5, "BBH Raw": 0.4, "MATH Lvl 5 Raw": 0.1,
+     "GPQA Raw": 0.3, "MUSR Raw": 0.4, "MMLU-PRO Raw": 0.3},
+    {"fullname": "org/llm-a", "Precision": "bfloat16", "IFEval Raw": 0.61, "BBH Raw": 0.52, "MATH Lvl 5 Raw": 0.11, "GPQA Raw": 0.31,
      "MUSR Raw": 0.42, "MMLU-PRO Raw": 0.38, "IFEval": 61.0, "#Params (B)": 7.24,
      "Submission Date": "2024-07-01"},
     {"fullname": "org/llm-b", "IFEval Raw": 0.45, "BBH Raw": 0.40, "MATH Lvl 5 Raw": 0.05, "GPQA Raw": 0.27,
@@ -143,10 +145,13 @@ def test_open_llm_leaderboard_contents_through_huggingface_hub(contents_hub: str
         and report.source.key == "open-llm-leaderboard:hf://datasets/open-llm-leaderboard/contents"
     )
     # six v2 "Raw" columns per model; the normalised IFEval column is not a registry metric and is not read
-    assert (report.rows_read, report.rows_imported, report.facts) == (12, 12, 2)
+    # the 4-bit run of org/llm-a gives way to its bfloat16 run
+    assert (report.rows_read, report.rows_imported, report.facts) == (18, 12, 2)
+    assert dict(report.skipped) == {"quantised-duplicate-row": 6}
     assert (again.rows_imported, again.replaced, len(rows)) == (12, 12, 12)
     bbh = rows[("org/llm-a", "SaylorTwift/bbh")]
     assert bbh.metric == "accuracy-norm" and bbh.n_shot == 3 and bbh.value == pytest.approx(0.52)
+    assert bbh.details["precision"] == "bfloat16"
     assert rows[("org/llm-b", "lighteval/MATH-Hard")].metric == "exact-match"
     assert rows[("org/llm-a", "google/IFEval")].source_date.year == 2024
 

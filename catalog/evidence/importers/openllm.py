@@ -4,7 +4,8 @@ machine, the leaderboard's published contents dataset on the Hub (v1 or v2 colum
 Each score column maps to its benchmark's dataset, shots and lm-evaluation-harness metric (v1: ARC 25-shot
 acc_norm, HellaSwag 10-shot acc_norm, MMLU 5-shot acc, TruthfulQA 0-shot mc2, Winogrande 5-shot acc, GSM8K 5-shot;
 v2 "Raw" columns: IFEval, BBH, MATH level 5, GPQA, MuSR, MMLU-PRO). v2's normalised columns (baseline subtracted,
-rescaled) are not a metric of the registry and are not imported. A model that appears in several rows with
+rescaled) are not a metric of the registry and are not imported. Where rows name their precision (the contents
+datasets), a model's quantised runs give way to its unquantised one. A model that still appears in several rows with
 different scores (the table dropped the precision / revision that told them apart) is refused as
 conflicting, never picked; identical repeats count once. The report's `Parameters` column is unreliable upstream
 and is not imported.
@@ -91,6 +92,16 @@ def _model_of(row: dict[str, Any]) -> str:
     return ""
 
 
+_NATIVE_PRECISIONS = {"float16", "bfloat16", "float32"}
+
+
+def _unquantised(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Where the table says each row's precision (the contents datasets do), the model's own weights are its
+    quality: rows evaluated quantised (8bit, 4bit, GPTQ ...) give way to unquantised ones of the same model."""
+    native = [r for r in group if str(r.get("Precision") or r.get("precision") or "").lower() in _NATIVE_PRECISIONS]
+    return native or group
+
+
 def _items(rows: list[dict[str, Any]], published: datetime | None) -> Iterator[Item]:
     if not rows:
         return
@@ -99,14 +110,17 @@ def _items(rows: list[dict[str, Any]], published: datetime | None) -> Iterator[I
     for row in rows:
         by_model.setdefault(_model_of(row), []).append(row)
     for model_id, group in by_model.items():
-        scores = {tuple(str(r.get(h, "")).strip() for h in columns) for r in group}
+        kept = _unquantised(group)
+        for _ in range(len(columns) * (len(group) - len(kept))):
+            yield Skipped("quantised-duplicate-row", model_id)
+        scores = {tuple(str(r.get(h, "")).strip() for h in columns) for r in kept}
         if len(scores) > 1:
-            for _ in range(len(columns) * len(group)):
+            for _ in range(len(columns) * len(kept)):
                 yield Skipped("conflicting-duplicate-row", model_id)
             continue
-        for _ in range(len(columns) * (len(group) - 1)):
+        for _ in range(len(columns) * (len(kept) - 1)):
             yield Skipped("duplicate-row", model_id)
-        row = group[0]
+        row = kept[0]
         date = parse_date(row.get("Submission Date")) or published
         for header, column in columns.items():
             value = row.get(header)
@@ -127,7 +141,7 @@ def _items(rows: list[dict[str, Any]], published: datetime | None) -> Iterator[I
                 verified=True,  # run by the leaderboard on its own cluster, not by the model's authors
                 source_url=str(row.get("URL") or "") or None,
                 source_date=date,
-                details={"column": header},
+                details={"column": header, **({"precision": row["Precision"]} if row.get("Precision") else {})},
             )
         params = row.get("#Params (B)")
         if isinstance(params, int | float) and params > 0:
