@@ -149,7 +149,7 @@ def estimate_command(
 
     db = open_db(db_url)
     if check:
-        result = costmodel.check(db, device=device)
+        result = costmodel.check(db, device=device, threads=threads)
         if fmt == "json":
             render_json(result)
             return

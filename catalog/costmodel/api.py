@@ -26,11 +26,11 @@ class EstimateReport:
         return {"estimates": self.estimates, "advice": self.advice, "machine": self.machine, "fit": self.fit}
 
 
-def _history(db: Any, device: str, machine_id: str | None) -> History:
+def _history(db: Any, device: str, machine_id: str | None, threads: int | None = None) -> History:
     from catalog.costmodel.history import load_history
 
     try:
-        return load_history(db, device, machine_id)
+        return load_history(db, device, machine_id, threads)
     except Exception as exc:  # a database without results (or without the tables yet) is an empty history
         if type(exc).__name__ in ("OperationalError", "ProgrammingError"):
             return History()
@@ -80,7 +80,7 @@ def estimate(
 
         db = open_database()
     profile = machine.ensure(device, threads) if calibrate else machine.profile(device, threads)
-    history = _history(db, device, profile.machine_id)
+    history = _history(db, device, profile.machine_id, threads)
     interval = history.interval(profile)
     limit, where = (memory_limit_bytes, "the given memory") if memory_limit_bytes else memory_limit(device)
     report = EstimateReport(machine=profile.to_dict() | {"notes": profile.notes})
@@ -129,15 +129,15 @@ def estimate(
     return report
 
 
-def check(db: Any = None, *, device: str = "cpu") -> dict[str, Any]:
+def check(db: Any = None, *, device: str = "cpu", threads: int | None = None) -> dict[str, Any]:
     """Estimated against measured for every past run on this machine (each estimated without the runs of its own
     model and shape): per result, and the median and worst error of p50 latency, prefill, decode and memory."""
     if db is None:
         from catalog.db import open_database
 
         db = open_database()
-    profile = machine.profile(device)
-    history = _history(db, device, profile.machine_id)
+    profile = machine.profile(device, threads)
+    history = _history(db, device, profile.machine_id, threads)
     rows = []
     errors: dict[str, list[float]] = {"latency_ms": [], "prefill_ms": [], "decode_ms_per_token": [], "peak_rss_mb": []}
     for row in history.loo(profile):

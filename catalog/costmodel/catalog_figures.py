@@ -63,6 +63,7 @@ def _history_from_connection(conn: Any, device: str, machine_id: str | None) -> 
             r.details,
             r.run_id,
             r.id,
+            runs.options,
         )
         .join(benchmark_runs, runs.id == r.run_id)
         .where(
@@ -73,9 +74,13 @@ def _history_from_connection(conn: Any, device: str, machine_id: str | None) -> 
             r.latency_p50_ms.is_not(None),
         )
     ).all()
+
+    from catalog.costmodel.history import threads_of
+
+    wanted = threads_of(None, device)  # the recommender speaks of the default thread count
     for raw in rows:
         record = ((raw.details or {}).get("estimate") or {}).get("terms")
-        if not record:
+        if not record or threads_of((raw.options or {}).get("threads"), device) != wanted:
             continue
         row = {
             "model": raw.model_id,
@@ -128,7 +133,9 @@ class CatalogEstimator:
             value = None
             if arch is not None:
                 work = phases(arch, self.task, self.batch, self.seq_len, self.dtype)
-                value = sum(phase_ms(self.fit, arch.kind, self.dtype, p.flops, p.bytes, p.layer_calls)[0] for p in work)
+                value = sum(
+                    phase_ms(self.fit, arch.kind, self.dtype, p.flops, p.bytes, p.layer_calls, p.calls)[0] for p in work
+                )
             self._latency[key] = value
         return self._latency[key]
 

@@ -128,7 +128,7 @@ def predict(record: dict[str, Any], fit_: Fit, dtype: str) -> dict[str, Any]:
     out: dict[str, Any] = {"phases": {}}
     total = 0.0
     for phase in _phase_objects(record):
-        ms, regime = phase_ms(fit_, kind, dtype, phase.flops, phase.bytes, phase.layer_calls)
+        ms, regime = phase_ms(fit_, kind, dtype, phase.flops, phase.bytes, phase.layer_calls, phase.calls)
         efficiency = fit_.efficiency(kind, dtype, regime)
         per_call = ms / phase.calls if phase.calls else 0.0
         what = f"{phase.flops / 1e9:.3g} GFLOP" if regime == "compute" else f"{phase.bytes / 1e6:.4g} MB moved"
@@ -219,6 +219,7 @@ def build_observations(
             out.append(
                 Observation(
                     phase=phase.name,
+                    calls=max(1, phase.calls),
                     flops=phase.flops,
                     bytes=phase.bytes,
                     layer_calls=phase.layer_calls,

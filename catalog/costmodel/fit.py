@@ -4,13 +4,15 @@ Each stored result (status ok, this machine, this device) becomes one observatio
 and decode): the phase's FLOPs, bytes and layer calls (recorded with the result under details["estimate"], or
 recomputed from the model's config when it can be found) and the time measured. The fit is:
 
-    time = max(FLOPs / (peak x e_compute), bytes / (bandwidth x e_bandwidth)) + layer calls x overhead
+    time = max(FLOPs / (peak x e_compute), bytes / (bandwidth x e_bandwidth))
+           + layer calls x overhead per layer call + forwards x overhead per forward
 
 with one efficiency per architecture kind x dtype x regime (compute-bound or bandwidth-bound: whichever term is
-larger), each the median over its observations, and one framework overhead per layer call (the median over the
-observations it dominates), alternated a few times. A group without observations borrows from the same dtype and
-regime, then the same regime, then the prior, and the basis says which. Memory: the runtime's fixed overhead is
-the median of measured peak minus the modelled weights, activations and KV cache.
+larger) and the framework's overheads (per layer call, per forward: they dominate small models and decode steps),
+solved together by weighted least squares on relative errors, with outliers down-weighted. A group without
+observations borrows from the same dtype and regime, then the same regime, then the prior, and the basis says
+which. Memory: the runtime's fixed overhead is the median of measured peak minus the modelled weights,
+activations and KV cache.
 
 Leave-one-out: `exclude` drops every observation of one (model, batch size, sequence length), so a case is never
 estimated from its own run.
@@ -28,7 +30,8 @@ from catalog.costmodel.machine import Profile
 PRIOR_EFFICIENCY = {"compute": 0.6, "bandwidth": 0.6}
 PRIOR_OVERHEAD_MS = {"cpu": 0.5, "cuda": 0.08, "mps": 0.15}  # per layer call: eager PyTorch dispatch
 PRIOR_MEMORY_OVERHEAD_MB = 40.0
-OVERHEAD_DOMINATED = 0.3  # share of a phase's time above which it informs the overhead, not the efficiency
+PRIOR_WEIGHT = 0.05  # of one observation: the priors only decide what the runs leave open
+OUTLIER = 0.3  # relative residual beyond which an observation's weight shrinks
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Observation:
     bytes: float
     layer_calls: float
     measured_ms: float
+    calls: int = 1
     run_id: int | None = None
     result_id: int | None = None
 
@@ -82,6 +86,7 @@ class Fit:
     profile: Profile
     groups: dict[tuple[str, str, str], tuple[float, int]] = field(default_factory=dict)
     overhead_ms: float = 0.5
+    call_overhead_ms: float = 0.5
     overhead_runs: int = 0
     memory_overhead_mb: float = PRIOR_MEMORY_OVERHEAD_MB
     memory_runs: int = 0
@@ -107,9 +112,10 @@ class Fit:
         return Efficiency(PRIOR_EFFICIENCY[regime], 0, "prior")
 
     def overhead_basis(self) -> str:
+        what = f"{self.overhead_ms:.3f} ms per layer call + {self.call_overhead_ms:.3f} ms per forward"
         if self.overhead_runs:
-            return f"{self.overhead_ms:.2f} ms per layer call fitted on {self.overhead_runs} runs"
-        return f"{self.overhead_ms:.2f} ms per layer call (prior for eager PyTorch on {self.device}: no runs yet)"
+            return f"{what} fitted on {self.overhead_runs} runs"
+        return f"{what} (prior for eager PyTorch on {self.device}: no runs yet)"
 
     def memory_basis(self) -> str:
         if self.memory_runs:
@@ -122,6 +128,7 @@ class Fit:
                 f"{k}/{d}/{r}": {"efficiency": e, "runs": n} for (k, d, r), (e, n) in sorted(self.groups.items())
             },
             "overhead_ms_per_layer_call": self.overhead_ms,
+            "overhead_ms_per_forward": self.call_overhead_ms,
             "overhead_runs": self.overhead_runs,
             "memory_overhead_mb": self.memory_overhead_mb,
             "memory_runs": self.memory_runs,
@@ -137,13 +144,32 @@ def ideal_ms(profile: Profile, dtype: str, flops: float, bytes_: float) -> tuple
     return flops / (peak * 1e9) * 1e3, bytes_ / (bandwidth * 1e9) * 1e3
 
 
-def phase_ms(fit: Fit, kind: str, dtype: str, flops: float, bytes_: float, layer_calls: float) -> tuple[float, str]:
+def phase_ms(
+    fit: Fit, kind: str, dtype: str, flops: float, bytes_: float, layer_calls: float, calls: int = 1
+) -> tuple[float, str]:
     """Modelled time of a phase and its regime."""
     compute, bandwidth = ideal_ms(fit.profile, dtype, flops, bytes_)
     tc = compute / fit.efficiency(kind, dtype, "compute").value
     tb = bandwidth / fit.efficiency(kind, dtype, "bandwidth").value
     regime = "compute" if tc >= tb else "bandwidth"
-    return max(tc, tb) + layer_calls * fit.overhead_ms, regime
+    return max(tc, tb) + layer_calls * fit.overhead_ms + calls * fit.call_overhead_ms, regime
+
+
+def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
+    """Gaussian elimination with partial pivoting (the systems here have a dozen unknowns at most)."""
+    n = len(vector)
+    a = [row[:] + [vector[i]] for i, row in enumerate(matrix)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(a[r][col]))
+        a[col], a[pivot] = a[pivot], a[col]
+        if abs(a[col][col]) < 1e-12:
+            continue
+        for r in range(n):
+            if r != col:
+                factor = a[r][col] / a[col][col]
+                if factor:
+                    a[r] = [x - factor * y for x, y in zip(a[r], a[col], strict=True)]
+    return [a[i][n] / a[i][i] if abs(a[i][i]) >= 1e-12 else 0.0 for i in range(n)]
 
 
 def fit(
@@ -152,38 +178,65 @@ def fit(
     *,
     memory: Iterable[MemoryObservation] = (),
     exclude: tuple[str, int, int] | None = None,
-    iterations: int = 4,
+    iterations: int = 3,
 ) -> Fit:
+    """Weighted least squares on relative errors: time_i = k_group x ideal_i + overhead x layer calls_i + call
+    overhead x calls_i (k = 1 / efficiency), with a weak pull towards the priors (so one run cannot swing a group
+    far) and down-weighted outliers (a shared machine now and then stalls a run)."""
     obs = [o for o in observations if o.case != exclude and o.measured_ms > 0]
-    result = Fit(profile.device, profile, overhead_ms=PRIOR_OVERHEAD_MS.get(profile.device, 0.5))
+    prior_overhead = PRIOR_OVERHEAD_MS.get(profile.device, 0.5)
+    result = Fit(profile.device, profile, overhead_ms=prior_overhead, call_overhead_ms=prior_overhead)
     result.observations = len(obs)
     result.cases = len({(o.case, o.dtype) for o in obs})
-    ideal = [ideal_ms(profile, o.dtype, o.flops, o.bytes) for o in obs]
-    for _ in range(iterations):
-        samples: dict[tuple[str, str, str], list[float]] = {}
-        cases: dict[tuple[str, str, str], set[Any]] = {}
-        for o, (compute, bandwidth) in zip(obs, ideal, strict=True):
-            _, regime = phase_ms(result, o.kind, o.dtype, o.flops, o.bytes, o.layer_calls)
-            rest = o.measured_ms - o.layer_calls * result.overhead_ms
-            if rest < OVERHEAD_DOMINATED * o.measured_ms:
-                continue  # the framework's overhead dominates: it says little about the efficiency
-            key = (o.kind, o.dtype, regime)
-            samples.setdefault(key, []).append((compute if regime == "compute" else bandwidth) / rest)
-            cases.setdefault(key, set()).add(o.case)
-        result.groups = {
-            key: (min(2.0, max(0.01, statistics.median(values))), len(cases[key])) for key, values in samples.items()
-        }
-        overheads = []
-        overhead_cases = set()
-        for o in obs:
-            modelled, _ = phase_ms(result, o.kind, o.dtype, o.flops, o.bytes, 0)
-            share = o.layer_calls * result.overhead_ms / max(o.measured_ms, 1e-9)
-            if share >= OVERHEAD_DOMINATED and o.layer_calls:
-                overheads.append(max(0.0, (o.measured_ms - modelled) / o.layer_calls))
-                overhead_cases.add(o.case)
-        if overheads:
-            result.overhead_ms = max(0.005, statistics.median(overheads))
-            result.overhead_runs = len(overhead_cases)
+    if obs:
+        ideal = [ideal_ms(profile, o.dtype, o.flops, o.bytes) for o in obs]
+        weights = [1.0] * len(obs)
+        for _ in range(iterations):
+            keys: list[tuple[str, str, str]] = []
+            for o, (compute, bandwidth) in zip(obs, ideal, strict=True):
+                tc = compute / result.efficiency(o.kind, o.dtype, "compute").value
+                tb = bandwidth / result.efficiency(o.kind, o.dtype, "bandwidth").value
+                keys.append((o.kind, o.dtype, "compute" if tc >= tb else "bandwidth"))
+            groups = sorted(set(keys))
+            n = len(groups) + 2  # k per group, overhead per layer call, overhead per call
+            ata = [[0.0] * n for _ in range(n)]
+            atb = [0.0] * n
+
+            def add(
+                row: dict[int, float],
+                target: float,
+                weight: float,
+                ata: list[list[float]] = ata,
+                atb: list[float] = atb,
+            ) -> None:
+                for i, x in row.items():
+                    atb[i] += weight * x * target
+                    for j, y in row.items():
+                        ata[i][j] += weight * x * y
+
+            for o, (compute, bandwidth), key, w in zip(obs, ideal, keys, weights, strict=True):
+                base = compute if key[2] == "compute" else bandwidth
+                row = {groups.index(key): base, n - 2: o.layer_calls, n - 1: float(o.calls)}
+                add({i: x / o.measured_ms for i, x in row.items()}, 1.0, w)
+            for i, key in enumerate(groups):
+                add({i: PRIOR_EFFICIENCY[key[2]]}, 1.0, PRIOR_WEIGHT)  # k x prior efficiency ~ 1
+            add({n - 2: 1 / prior_overhead}, 1.0, PRIOR_WEIGHT)
+            add({n - 1: 1 / prior_overhead}, 1.0, PRIOR_WEIGHT)
+            solution = _solve(ata, atb)
+            cases: dict[tuple[str, str, str], set[Any]] = {}
+            for o, key in zip(obs, keys, strict=True):
+                cases.setdefault(key, set()).add(o.case)
+            result.groups = {
+                key: (1.0 / min(max(solution[i], 0.5), 200.0), len(cases[key])) for i, key in enumerate(groups)
+            }
+            result.overhead_ms = max(0.0, solution[n - 2])
+            result.call_overhead_ms = max(0.0, solution[n - 1])
+            result.overhead_runs = len({o.case for o in obs})
+            residuals = []
+            for o in obs:
+                modelled, _ = phase_ms(result, o.kind, o.dtype, o.flops, o.bytes, o.layer_calls, o.calls)
+                residuals.append(abs(modelled - o.measured_ms) / o.measured_ms)
+            weights = [1.0 if r <= OUTLIER else OUTLIER / r for r in residuals]
     extra = [m.measured_mb - m.modelled_mb for m in memory if m.case != exclude and m.measured_mb > 0]
     if extra:
         result.memory_overhead_mb = max(0.0, statistics.median(extra))

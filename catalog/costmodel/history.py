@@ -45,6 +45,16 @@ def _reconstruct(
     return record
 
 
+def threads_of(threads: Any, device: str) -> int | None:
+    if device != "cpu":
+        return None
+    if isinstance(threads, int) and threads > 0:
+        return threads
+    from catalog import hardware
+
+    return hardware.default_threads()
+
+
 class _NoCatalog:
     """Stands in for the database when reconstructing: a name that is only a catalog row is skipped."""
 
@@ -52,8 +62,9 @@ class _NoCatalog:
         raise CatalogError("no config")
 
 
-def load_history(db: Any, device: str = "cpu", machine_id: str | None = None) -> History:
-    """Every ok speed result of this machine on `device`, newest last, with the terms to fit on."""
+def load_history(db: Any, device: str = "cpu", machine_id: str | None = None, threads: int | None = None) -> History:
+    """Every ok speed result of this machine on `device` (at `threads`, default the physical cores: a run at
+    another thread count is another machine as far as speed goes), newest last, with the terms to fit on."""
     from sqlalchemy import select
 
     from catalog.db.schema import benchmark_results, benchmark_runs
@@ -94,8 +105,11 @@ def load_history(db: Any, device: str = "cpu", machine_id: str | None = None) ->
     cache: dict[Any, Any] = {}
     with db.connect() as conn:
         rows = conn.execute(query).all()
+    wanted = threads_of(threads, device)
     for raw in rows:
         options = raw.options or {}
+        if threads_of(options.get("threads"), device) != wanted:
+            continue
         new_tokens = int(options.get("new_tokens") or 16)
         audio_seconds = float(options.get("audio_seconds") or 5.0)
         row = {
