@@ -212,6 +212,11 @@ def test_text_generation_ranked_on_arc_hellaswag_predicts_mmlu_truthfulqa(
     with capsys.disabled():
         figures = _report("text-generation: ranked on ARC + HellaSwag, held out MMLU + TruthfulQA", order, truth,
                           evidence_url)  # fmt: skip
+        for bench in held_out:  # how much of the held-out pair each half explains (TruthfulQA tracks little)
+            alone = _held_out_means(evidence_url, "text-generation", [bench])
+            placed = [m for m in order[0] if m in alone]
+            rho = spearman([-i for i in range(len(placed))], [alone[m] for m in placed])
+            print(f"[ranking]   Spearman vs {bench['name']} alone ({len(placed)} models): {rho:+.3f}")
     assert figures["n"] >= 10
     assert figures["evidence (accurate)"] > 0
 
