@@ -94,17 +94,19 @@ def _finish(proc: subprocess.Popen[str], what: str) -> str:
 
 
 def test_imports_sync_bench_runs_and_recommend_at_once_on_a_new_database(db_url: str, tmp_path: Path) -> None:
-    expected_a = _snapshot(tmp_path / "a.jsonl", range(0, 700))
-    expected_b = _snapshot(tmp_path / "b.jsonl", range(350, 1050))  # half of it overlaps a.jsonl
-    hub = FakeHub.from_records(_record(f"hub{i % 30}/model-{i}", 1_000_000 - i) for i in range(1200))
+    expected_a = _snapshot(tmp_path / "a.jsonl", range(0, 500))
+    expected_b = _snapshot(tmp_path / "b.jsonl", range(250, 750))  # half of it overlaps a.jsonl
+    hub = FakeHub.from_records(_record(f"hub{i % 30}/model-{i}", 1_000_000 - i) for i in range(1100))
     with HubServer(hub) as server:
         env = _env(CATALOG_DB_URL=db_url, HF_ENDPOINT=server.url)
         started = time.monotonic()
-        # Everything starts together on a database that does not exist yet: one process migrates and seeds it.
+        # Everything starts together on a database that does not exist yet: one process migrates and seeds it,
+        # the others wait for it and find it done (before, most of them failed with "database is locked", blamed
+        # on the server, or on PostgreSQL with a duplicate key while creating the tables).
         workers = {
             "import a": _catalog("sync", "--from-snapshot", str(tmp_path / "a.jsonl"), "--format", "json", env=env),
             "import b": _catalog("sync", "--from-snapshot", str(tmp_path / "b.jsonl"), "--format", "json", env=env),
-            "live sync": _catalog("sync", "--task", TASK, "--limit", "1100", "--format", "json", env=env),
+            "live sync": _catalog("sync", "--task", TASK, "--limit", "1050", "--format", "json", env=env),
         }
         for index in range(3):
             workers[f"bench {index}"] = subprocess.Popen(
@@ -126,9 +128,9 @@ def test_imports_sync_bench_runs_and_recommend_at_once_on_a_new_database(db_url:
 
     imports = [json.loads(outputs[name])["total"] for name in ("import a", "import b")]
     assert [item["skipped"] for item in imports] == [0, 0]
-    assert sorted(item["inserted"] + item["updated"] + item["unchanged"] for item in imports) == [700, 700]
+    assert sorted(item["inserted"] + item["updated"] + item["unchanged"] for item in imports) == [500, 500]
     live = json.loads(outputs["live sync"])["total"]
-    assert live["inserted"] + live["updated"] + live["unchanged"] == 1100 and live["skipped"] == 0
+    assert live["inserted"] + live["updated"] + live["unchanged"] == 1050 and live["skipped"] == 0  # two pages
     bench = [json.loads(outputs[f"bench {index}"].strip().splitlines()[-1]) for index in range(3)]
     for run in bench:
         assert run["status"] == "finished" and run["unsaved"] == []
@@ -141,7 +143,7 @@ def test_imports_sync_bench_runs_and_recommend_at_once_on_a_new_database(db_url:
         assert "taxonomy_sha256" in ids
         models = set(session.scalars(select(schema.models.c.id)))
         assert expected_a | expected_b <= models
-        assert sum(1 for m in models if m.startswith("hub")) == 1100
+        assert sum(1 for m in models if m.startswith("hub")) == 1050
         runs = session.scalars(select(BenchmarkRun).order_by(BenchmarkRun.id)).all()
         assert sorted(run.id for run in runs) == sorted(run["run_id"] for run in bench)
         assert [run.status for run in runs] == ["finished"] * 3
@@ -155,19 +157,6 @@ def test_imports_sync_bench_runs_and_recommend_at_once_on_a_new_database(db_url:
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
         engine.dispose()
-
-
-def test_commands_started_together_on_a_new_database_all_succeed(db_url: str) -> None:
-    """Four commands at once on a database that does not exist yet: one migrates and seeds, the others wait for
-    it and find it done (before: 3 of 4 failed with 'database is locked' blamed on the server)."""
-    env = _env(CATALOG_DB_URL=db_url)
-    procs = [_catalog(*args, env=env) for args in (["tasks"], ["architectures"], ["families"], ["models"])]
-    for proc in procs:
-        _finish(proc, "command")
-    db = open_database(db_url, seed=False)
-    with db.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
-    db.dispose()
 
 
 def test_a_writer_that_reads_first_waits_for_another_writer_instead_of_failing(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, select
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.pool import NullPool
 
 from catalog.db import open_database
 from catalog.db.schema import metadata
@@ -28,16 +29,18 @@ from tests.conftest import MINI_TAXONOMY
 SEED = 20240920
 
 
+_ENGINES: dict[str, Engine] = {}
+
+
 def db_digest(url: str) -> str:
     """Every row of every catalog table, in key order: equal digests mean an unchanged database."""
-    engine = create_engine(url)
+    engine = _ENGINES.get(url) or _ENGINES.setdefault(url, create_engine(url, poolclass=NullPool))
     digest = hashlib.sha256()
     with engine.connect() as conn:
         for table in metadata.sorted_tables:
             digest.update(table.name.encode())
             for row in conn.execute(select(table).order_by(*table.primary_key.columns)):
                 digest.update(repr(tuple(row)).encode())
-    engine.dispose()
     return digest.hexdigest()
 
 
@@ -145,6 +148,9 @@ def test_fuzz_numeric_options(run_cli, mini_taxonomy: Path, tmp_path: Path) -> N
             cases.append((_args(prefix, option, value), True))
         for value in MAYBE:
             cases.append((_args(prefix, option, value), False))
+    for option in ("--batch-sizes", "--seq-lens"):  # comma-separated lists, checked before any worker starts
+        for value in ["0", "-1", "1,0", "nan", "1e400", str(2**63), "9" * 5000, "abc", "", "1.5", "8,-8"]:
+            cases.append((["bench", "run", "-m", "fake:ok", option, value], True))
     for prefix, option in REFUSED_ONLY:  # type: ignore[assignment]
         out_of_range = [str(2**32), "-1"] if option == "--seed" else ["0", "-1"]
         for value in rng.sample(ALWAYS_BAD, 4) + [_random_bad(rng), *out_of_range]:
@@ -307,7 +313,7 @@ def test_fuzz_taxonomy_files(db_url: str, tmp_path: Path, run_cli, monkeypatch) 
     assert run_cli("--db", db_url, "tasks").code == 0
     tally = Tally(f"catalog.yaml ({db_url.split(':')[0]})")
     cases: list[tuple[str, Callable[[], None]]] = []
-    for _ in range(110):
+    for _ in range(70):
         label, data = _mutate(base, rng)
         text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
         cases.append((label, lambda text=text: path.write_text(text, encoding="utf-8")))  # type: ignore[misc]
@@ -341,7 +347,7 @@ def test_fuzz_taxonomy_files(db_url: str, tmp_path: Path, run_cli, monkeypatch) 
         if result.code == 0:
             tally.failures.append(f"{label}: accepted as a taxonomy")
     tally.report()
-    assert duplicates >= 10 and tally.refused >= 80
+    assert duplicates >= 6 and tally.refused >= 50
 
 
 @pytest.mark.parametrize(

@@ -306,6 +306,7 @@ def run_command(
         raise UsageError("--top needs --task: e.g. catalog bench run --task ner --top 3.")
     if top is not None and top <= 0:
         raise UsageError(f"--top must be positive, not {top}.")
+    shapes = parse_int_list(batch_sizes, "--batch-sizes"), parse_int_list(seq_lens, "--seq-lens")
     from bench.runner import WorkerProcess
 
     # The first model's process starts now: its imports (seconds) overlap opening the database and resolving models.
@@ -320,8 +321,8 @@ def run_command(
         spec = BenchSpec(
             models=tuple(dict.fromkeys(chosen)),
             task=task,
-            batch_sizes=parse_int_list(batch_sizes, "--batch-sizes"),
-            seq_lens=parse_int_list(seq_lens, "--seq-lens"),
+            batch_sizes=shapes[0],
+            seq_lens=shapes[1],
             device=device,
             dtype=dtype,
             threads=threads,

@@ -14,6 +14,8 @@ schema once they hold it, so processes started together on a new database migrat
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,7 +67,9 @@ def _sqlite_transactional(engine: Engine, file_backed: bool) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         if file_backed:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # a read-only file or directory keeps its journal mode; its readers still work
+            with contextlib.suppress(sqlite3.OperationalError):
+                cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
