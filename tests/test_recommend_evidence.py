@@ -222,6 +222,7 @@ def test_figures_carry_their_basis_and_date(ner_db: Database) -> None:
     assert "as of 2024-09-20" in components["popularity"].raw
     assert "model card" in components["size"].provenance
     assert "2024-05-01" in components["accuracy"].provenance and "verified" in components["accuracy"].provenance
+    assert "(reported 2024-05-01)" in components["accuracy"].raw  # the reasons line carries the figure's date
     ner_db.dispose()
 
 

@@ -781,7 +781,10 @@ def _components(
         acc_raw, acc_prov = f"prior {acc_value:.2f} (no direct evidence)", f"prior: {quality.prior}"
     elif accuracy is not None and quality is not None and quality.basis == "evidence":
         over = f" over {len(quality.benchmarks)} benchmarks" if len(quality.benchmarks) > 1 else ""
-        acc_raw = f"{accuracy.cell()}; standing {quality.value:.2f}{over}"
+        dated = (
+            f" ({'measured' if accuracy.kind == 'measured' else 'reported'} {accuracy.date})" if accuracy.date else ""
+        )
+        acc_raw = f"{accuracy.cell()}{dated}; standing {quality.value:.2f}{over}"
         acc_prov = (
             f"{accuracy.kind}: {accuracy.source_name}"
             + (f", {accuracy.date}" if accuracy.date else "")
