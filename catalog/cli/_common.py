@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -79,7 +79,13 @@ def parse_number(
     return number
 
 
-class Number(click.ParamType):
+if TYPE_CHECKING:  # click >= 8.2 makes ParamType generic; subscripting it at run time would fail on 8.1
+    _ParamType = click.ParamType[Any, Any]
+else:
+    _ParamType = click.ParamType
+
+
+class Number(_ParamType):
     """A click type that parses with parse_number: `--limit`, `--budget-s`, run ids ..."""
 
     def __init__(
