@@ -4,6 +4,7 @@ published-results file of ../shared/evidence imported (`catalog evidence import`
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -237,3 +238,31 @@ def test_explain_shows_the_evidence_on_the_snapshot(snapshot_db: str) -> None:
     assert used and all(row["source"] == "leaderboard" for row in used)
     assert {row["metric"] for row in used} == {"wer"}
     db.dispose()
+
+
+@pytest.mark.parametrize("width", [80, 120, 160])
+@pytest.mark.parametrize("task", ["ner", "text-generation"])
+def test_real_tables_are_readable(snapshot_db: str, width: int, task: str) -> None:
+    """`catalog recommend --task ner` (and the longest ids of text generation) at 80, 120 and 160 columns: nothing
+    runs off the edge, every model id is whole on one line, no word of a cell is cut."""
+    from rich.console import Console
+
+    from catalog.cli.recommend import print_recommendations
+
+    db = open_database(snapshot_db)
+    result = recommend(task, profile="accurate", db=db)
+    db.dispose()
+    with open(os.devnull, "w") as sink:
+        console = Console(width=width, record=True, file=sink)
+        print_recommendations(result, console)
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= width for line in lines)
+    text = "\n".join(lines)
+    header = next(line for line in lines if " Model " in line)
+    for item in result:
+        assert any(item.model.id in line for line in lines)
+        cells = [item.why, item.accuracy.cell() if item.accuracy else ""]
+        if "License" in header:
+            cells.append(item.model.license or "")
+        for word in " ".join(cells).split():
+            assert word in text, f"{word!r} cut at width {width}"
