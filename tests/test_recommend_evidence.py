@@ -264,6 +264,7 @@ def test_table_is_readable_at_any_width(ner_db: Database, width: int) -> None:
         assert any(item.model.id in line for line in lines)  # the id is whole, on one line
         for word in item.why.split() + (item.accuracy.cell().split() if item.accuracy else []):
             assert word in text, f"{word!r} was cut at width {width}"
+    assert "downloads: Hub 30-day counts as of 2024-09-20" in " ".join(text.split())
     header = next(line for line in lines if "Model" in line)
     if width >= 120:
         assert "Accuracy" in header and "Why" in header

@@ -216,6 +216,9 @@ def print_recommendations(result: Any, console: Any) -> None:
 
     rows = result.to_list()
     caption = f"{result.matched} of {result.considered} {result.task} models match (profile {result.profile})"
+    dates = sorted({row["downloads_as_of"] for row in rows if row.get("downloads_as_of")})
+    if dates:
+        caption += f"; downloads: Hub 30-day counts as of {' to '.join(dict.fromkeys([dates[0], dates[-1]]))}"
     if rows:
         fitted = fit_table(console, rows, _columns(), title=f"Recommended for {result.task}", caption=caption)
         if fitted is None:
