@@ -90,18 +90,31 @@ def _process_gone(process: dict[str, Any], started: datetime) -> bool:
 
 
 def close_dead_runs(db: Database) -> int:
-    """Mark `interrupted` the runs still `running` whose process on this machine is gone; returns how many."""
+    """Mark `interrupted` the runs still `running` whose process on this machine is gone; returns how many. Only
+    reads unless there is one: listing runs takes no write lock."""
+    from catalog.db.schema import benchmark_runs as runs
+
+    with db.connect() as conn:
+        running = conn.execute(
+            select(runs.c.id, runs.c.options, runs.c.created_at).where(runs.c.status == "running")
+        ).all()
+    dead = [
+        run_id
+        for run_id, options, created_at in running
+        if isinstance(process := (options or {}).get(PROCESS_KEY), dict) and _process_gone(process, created_at)
+    ]
+    if not dead:
+        return 0
 
     def work() -> int:
-        closed = 0
         with db.session() as session:
-            for run in session.scalars(select(BenchmarkRun).where(BenchmarkRun.status == "running")):
-                process = (run.options or {}).get(PROCESS_KEY)
-                if isinstance(process, dict) and _process_gone(process, run.created_at):
-                    run.status = "interrupted"
-                    run.finished_at = utcnow()
-                    closed += 1
-        return closed
+            closed = session.scalars(
+                select(BenchmarkRun).where(BenchmarkRun.id.in_(dead), BenchmarkRun.status == "running")
+            ).all()
+            for run in closed:
+                run.status = "interrupted"
+                run.finished_at = utcnow()
+            return len(closed)
 
     return db.retrying(work, what="close the runs of dead processes")
 
