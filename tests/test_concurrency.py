@@ -239,3 +239,41 @@ def test_sigterm_ends_a_bench_run_as_interrupted_and_keeps_its_results(tmp_path:
         statuses = [r.status for r in session.scalars(select(BenchmarkResult).order_by(BenchmarkResult.id))]
         assert statuses == ["ok", "ok", "interrupted", "interrupted"]
     db.dispose()
+
+
+def test_retrying_repeats_transient_failures_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from catalog.db import engine as engine_module
+    from catalog.errors import DatabaseUnavailableError
+
+    monkeypatch.setattr(engine_module.time, "sleep", lambda seconds: None)
+    db = open_database(f"sqlite:///{tmp_path / 'retry.db'}", seed=False)
+    locked = OperationalError("INSERT ...", {}, sqlite3.OperationalError("database is locked"))
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise locked
+        return "stored"
+
+    assert db.retrying(flaky) == "stored" and len(calls) == 3
+
+    def always_locked() -> None:
+        raise locked
+
+    with pytest.raises(DatabaseUnavailableError, match="after 4 attempts: database is locked"):
+        db.retrying(always_locked, attempts=4, what="store a result")
+
+    def broken() -> None:
+        calls.append(1)
+        raise IntegrityError("INSERT ...", {}, sqlite3.IntegrityError("UNIQUE constraint failed"))
+
+    calls.clear()
+    with pytest.raises(IntegrityError):
+        db.retrying(broken)
+    assert len(calls) == 1  # a real error is not repeated
+    db.dispose()
