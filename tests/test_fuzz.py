@@ -517,3 +517,15 @@ def test_recommend_json_is_written_item_by_item(run_cli, mini_taxonomy: Path, tm
     items = json.loads(out.getvalue())
     assert len(items) >= 400
     assert Recording.largest < len(out.getvalue()) / 100
+
+
+def test_a_key_given_twice_in_catalog_yaml_is_refused(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two equal keys without a word: a reviewed file must not lose a value silently."""
+    from catalog.errors import TaxonomyError
+    from catalog.taxonomy import parse_taxonomy
+
+    text = MINI_TAXONOMY.read_text(encoding="utf-8").replace(
+        "    params: 108310272\n", "    params: 108310272\n    params: 5\n", 1
+    )
+    with pytest.raises(TaxonomyError, match=r"my.yaml: line \d+, column 5: invalid YAML \(duplicate key 'params'"):
+        parse_taxonomy(text, "my.yaml")
