@@ -8,18 +8,21 @@ from catalog.cli._common import format_choice, whole
 
 
 @click.command("hardware")
-@click.option("--calibrate", is_flag=True, help="Measure the fp32/bf16 matmul peak (needs torch) and cache it.")
+@click.option("--calibrate", is_flag=True,
+              help="Measure the matmul peak per dtype and memory bandwidth (torch, else numpy).")  # fmt: skip
 @click.option("--device", type=click.Choice(["cpu", "cuda", "mps"]), default="cpu", show_default=True,
               help="Device to calibrate.")  # fmt: skip
 @click.option("--threads", type=whole(1, 4096), help="Threads to calibrate with (default: the physical cores).")
 @format_choice("table", "json")
 def hardware_command(calibrate: bool, device: str, threads: int | None, fmt: str) -> None:
-    """This machine: CPU, cores, ISA flags, RAM, GPUs, software, and the calibrated matmul peak that
-    `catalog bench run` compares achieved GFLOP/s against."""
+    """This machine: CPU, cores, ISA flags, RAM, GPUs, software, and the calibrated matmul peak and memory bandwidth
+    that `catalog bench run` compares achieved GFLOP/s against and `catalog estimate` builds on."""
     from catalog import hardware
 
     if calibrate:
-        hardware.calibrate(device, threads)
+        import sys
+
+        hardware.calibrate(device, threads, progress=lambda text: print(f"calibrating: {text} …", file=sys.stderr))
     info = hardware.describe(with_torch=calibrate)
     if fmt == "json":
         from catalog.output import render_json
@@ -47,7 +50,10 @@ def hardware_command(calibrate: bool, device: str, threads: int | None, fmt: str
     if info["calibration"]:
         for key, entry in sorted(info["calibration"].items()):
             peaks = ", ".join(f"{dtype} {value:.0f}" for dtype, value in entry["gflops"].items())
-            table.add_row(f"matmul peak {key}", f"{peaks} GFLOP/s (measured {entry['measured_at']})")
+            bandwidth = entry.get("bandwidth_gbs")
+            memory = f", memory {bandwidth:.1f} GB/s" if bandwidth else ""
+            library = entry.get("library", "torch")
+            table.add_row(f"calibrated {key}", f"matmul {peaks} GFLOP/s{memory} ({library}, {entry['measured_at']})")
     else:
         table.add_row("matmul peak", "not calibrated: run `catalog hardware --calibrate`")
     Console().print(table)

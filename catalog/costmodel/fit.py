@@ -31,6 +31,10 @@ PRIOR_EFFICIENCY = {"compute": 0.6, "bandwidth": 0.6}
 PRIOR_OVERHEAD_MS = {"cpu": 0.5, "cuda": 0.08, "mps": 0.15}  # per layer call: eager PyTorch dispatch
 PRIOR_MEMORY_OVERHEAD_MB = 40.0
 PRIOR_WEIGHT = 0.05  # of one observation: the priors only decide what the runs leave open
+POOL_WEIGHT = 1.0  # a kind's efficiency is pulled to its dtype x regime level as strongly as by one run
+# Above the calibrated figures: a little for compute (the calibration is a best-of on a busy machine), more for
+# bandwidth (a small model's weights stay in the caches, which are faster than the memory the copy measured).
+MAX_EFFICIENCY = {"compute": 1.25, "bandwidth": 3.0}
 OUTLIER = 0.3  # relative residual beyond which an observation's weight shrinks
 
 
@@ -85,8 +89,8 @@ class Fit:
     device: str
     profile: Profile
     groups: dict[tuple[str, str, str], tuple[float, int]] = field(default_factory=dict)
-    overhead_ms: float = 0.5
-    call_overhead_ms: float = 0.5
+    overhead_ms: float = 0.5  # per layer call
+    call_overhead_ms: float = 0.5  # per forward (a decode step is one)
     overhead_runs: int = 0
     memory_overhead_mb: float = PRIOR_MEMORY_OVERHEAD_MB
     memory_runs: int = 0
@@ -145,7 +149,13 @@ def ideal_ms(profile: Profile, dtype: str, flops: float, bytes_: float) -> tuple
 
 
 def phase_ms(
-    fit: Fit, kind: str, dtype: str, flops: float, bytes_: float, layer_calls: float, calls: int = 1
+    fit: Fit,
+    kind: str,
+    dtype: str,
+    flops: float,
+    bytes_: float,
+    layer_calls: float,
+    calls: int = 1,
 ) -> tuple[float, str]:
     """Modelled time of a phase and its regime."""
     compute, bandwidth = ideal_ms(fit.profile, dtype, flops, bytes_)
@@ -172,6 +182,47 @@ def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
     return [a[i][n] / a[i][i] if abs(a[i][i]) >= 1e-12 else 0.0 for i in range(n)]
 
 
+def _least_squares(
+    obs: list[Observation],
+    ideal: list[tuple[float, float]],
+    keys: list[tuple[str, ...]],
+    weights: list[float],
+    prior_k: dict[tuple[str, ...], float],
+    prior_weight: float,
+    prior_overheads: tuple[float, float],
+    overhead_weight: float,
+) -> tuple[dict[tuple[str, ...], float], tuple[float, float]]:
+    """Solve time_i / measured_i ~ 1 for k per group (ideal x k) and the overheads (per layer call, per forward),
+    each pulled to its prior. (One per-layer overhead for forwards and decode steps alike: with few decode runs, a
+    separate one followed the noise.)"""
+    groups = sorted(set(keys))
+    n = len(groups) + 2
+    index = {key: i for i, key in enumerate(groups)}
+    ata = [[0.0] * n for _ in range(n)]
+    atb = [0.0] * n
+
+    def add(row: dict[int, float], weight: float) -> None:
+        for i, x in row.items():
+            atb[i] += weight * x
+            for j, y in row.items():
+                ata[i][j] += weight * x * y
+
+    for o, (compute, bandwidth), key, w in zip(obs, ideal, keys, weights, strict=True):
+        base = compute if key[-1] == "compute" else bandwidth
+        add({index[key]: base / o.measured_ms, n - 2: o.layer_calls / o.measured_ms,
+             n - 1: o.calls / o.measured_ms}, w)  # fmt: skip
+    for key, i in index.items():
+        add({i: 1 / prior_k[key]}, prior_weight)
+    for offset, prior in zip((2, 1), prior_overheads, strict=True):
+        add({n - offset: 1 / max(prior, 1e-3)}, overhead_weight)
+    solution = _solve(ata, atb)
+    ks = {}
+    for key, i in index.items():
+        low = 1 / MAX_EFFICIENCY[key[-1]]
+        ks[key] = min(max(solution[i], low), 200.0)
+    return ks, (max(0.0, solution[n - 2]), max(0.0, solution[n - 1]))
+
+
 def fit(
     observations: Iterable[Observation],
     profile: Profile,
@@ -180,63 +231,51 @@ def fit(
     exclude: tuple[str, int, int] | None = None,
     iterations: int = 3,
 ) -> Fit:
-    """Weighted least squares on relative errors: time_i = k_group x ideal_i + overhead x layer calls_i + call
-    overhead x calls_i (k = 1 / efficiency), with a weak pull towards the priors (so one run cannot swing a group
-    far) and down-weighted outliers (a shared machine now and then stalls a run)."""
+    """Weighted least squares on relative errors: time_i = k x ideal_i + overhead x layer calls_i + call overhead x
+    calls_i (k = 1 / efficiency). Two levels: first one k per dtype x regime (with the overheads), pulled weakly to
+    the priors; then one k per kind x dtype x regime, pulled to its dtype x regime level, so that a kind with one
+    run moves only as far as that run justifies. Outliers (a shared machine now and then stalls a run) are
+    down-weighted."""
     obs = [o for o in observations if o.case != exclude and o.measured_ms > 0]
     prior_overhead = PRIOR_OVERHEAD_MS.get(profile.device, 0.5)
-    result = Fit(profile.device, profile, overhead_ms=prior_overhead, call_overhead_ms=prior_overhead)
+    result = Fit(profile.device, profile)
+    result.overhead_ms = result.call_overhead_ms = prior_overhead
     result.observations = len(obs)
     result.cases = len({(o.case, o.dtype) for o in obs})
-    if obs:
-        ideal = [ideal_ms(profile, o.dtype, o.flops, o.bytes) for o in obs]
-        weights = [1.0] * len(obs)
-        for _ in range(iterations):
-            keys: list[tuple[str, str, str]] = []
-            for o, (compute, bandwidth) in zip(obs, ideal, strict=True):
-                tc = compute / result.efficiency(o.kind, o.dtype, "compute").value
-                tb = bandwidth / result.efficiency(o.kind, o.dtype, "bandwidth").value
-                keys.append((o.kind, o.dtype, "compute" if tc >= tb else "bandwidth"))
-            groups = sorted(set(keys))
-            n = len(groups) + 2  # k per group, overhead per layer call, overhead per call
-            ata = [[0.0] * n for _ in range(n)]
-            atb = [0.0] * n
+    if not obs:
+        return _memory(result, memory, exclude)
+    ideal = [ideal_ms(profile, o.dtype, o.flops, o.bytes) for o in obs]
+    weights = [1.0] * len(obs)
+    for _ in range(iterations):
+        keys: list[tuple[str, str, str]] = []
+        for o, (compute, bandwidth) in zip(obs, ideal, strict=True):
+            tc = compute / result.efficiency(o.kind, o.dtype, "compute").value
+            tb = bandwidth / result.efficiency(o.kind, o.dtype, "bandwidth").value
+            keys.append((o.kind, o.dtype, "compute" if tc >= tb else "bandwidth"))
+        pooled_keys: list[tuple[str, ...]] = [(key[1], key[2]) for key in keys]
+        pooled, overheads = _least_squares(
+            obs, ideal, pooled_keys, weights, {k: 1 / PRIOR_EFFICIENCY[k[-1]] for k in set(pooled_keys)},
+            PRIOR_WEIGHT, (prior_overhead, prior_overhead), PRIOR_WEIGHT,
+        )  # fmt: skip
+        ks, overheads = _least_squares(
+            obs, ideal, list(keys), weights, {k: pooled[(k[1], k[2])] for k in set(keys)},
+            POOL_WEIGHT, overheads, POOL_WEIGHT,
+        )  # fmt: skip
+        cases: dict[tuple[str, ...], set[Any]] = {}
+        for o, key in zip(obs, keys, strict=True):
+            cases.setdefault(key, set()).add(o.case)
+        result.groups = {(k[0], k[1], k[2]): (1.0 / ks[k], len(cases[k])) for k in ks}
+        result.overhead_ms, result.call_overhead_ms = overheads
+        result.overhead_runs = len({o.case for o in obs})
+        residuals = []
+        for o in obs:
+            modelled, _ = phase_ms(result, o.kind, o.dtype, o.flops, o.bytes, o.layer_calls, o.calls)
+            residuals.append(abs(modelled - o.measured_ms) / o.measured_ms)
+        weights = [1.0 if r <= OUTLIER else OUTLIER / r for r in residuals]
+    return _memory(result, memory, exclude)
 
-            def add(
-                row: dict[int, float],
-                target: float,
-                weight: float,
-                ata: list[list[float]] = ata,
-                atb: list[float] = atb,
-            ) -> None:
-                for i, x in row.items():
-                    atb[i] += weight * x * target
-                    for j, y in row.items():
-                        ata[i][j] += weight * x * y
 
-            for o, (compute, bandwidth), key, w in zip(obs, ideal, keys, weights, strict=True):
-                base = compute if key[2] == "compute" else bandwidth
-                row = {groups.index(key): base, n - 2: o.layer_calls, n - 1: float(o.calls)}
-                add({i: x / o.measured_ms for i, x in row.items()}, 1.0, w)
-            for i, key in enumerate(groups):
-                add({i: PRIOR_EFFICIENCY[key[2]]}, 1.0, PRIOR_WEIGHT)  # k x prior efficiency ~ 1
-            add({n - 2: 1 / prior_overhead}, 1.0, PRIOR_WEIGHT)
-            add({n - 1: 1 / prior_overhead}, 1.0, PRIOR_WEIGHT)
-            solution = _solve(ata, atb)
-            cases: dict[tuple[str, str, str], set[Any]] = {}
-            for o, key in zip(obs, keys, strict=True):
-                cases.setdefault(key, set()).add(o.case)
-            result.groups = {
-                key: (1.0 / min(max(solution[i], 0.5), 200.0), len(cases[key])) for i, key in enumerate(groups)
-            }
-            result.overhead_ms = max(0.0, solution[n - 2])
-            result.call_overhead_ms = max(0.0, solution[n - 1])
-            result.overhead_runs = len({o.case for o in obs})
-            residuals = []
-            for o in obs:
-                modelled, _ = phase_ms(result, o.kind, o.dtype, o.flops, o.bytes, o.layer_calls, o.calls)
-                residuals.append(abs(modelled - o.measured_ms) / o.measured_ms)
-            weights = [1.0 if r <= OUTLIER else OUTLIER / r for r in residuals]
+def _memory(result: Fit, memory: Iterable[MemoryObservation], exclude: tuple[str, int, int] | None) -> Fit:
     extra = [m.measured_mb - m.modelled_mb for m in memory if m.case != exclude and m.measured_mb > 0]
     if extra:
         result.memory_overhead_mb = max(0.0, statistics.median(extra))

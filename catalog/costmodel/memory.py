@@ -1,9 +1,9 @@
 """Memory of a model at inference: weights at the dtype (or the quantisation levels of a GGUF file), the largest
 activations alive at once, the KV cache, and the runtime's fixed overhead (fitted on this machine's runs).
 
-Activations: eager transformers keep, per layer and only while that layer runs, the hidden states (a few copies),
-the MLP's intermediate (two for gated MLPs) and one head's worth... in practice the whole attention-score tensor
-(batch x heads x T x T); the logits over the vocabulary are kept at the end. The largest of those sets the peak.
+Activations: eager transformers keep, while a layer runs, a few copies of the hidden states, the MLP's
+intermediate (two for gated MLPs) and the attention scores (batch x heads x T x T); the logits over the vocabulary
+are kept at the end; an audio front end's convolutions are wider still. The largest of those sets the peak.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from catalog.costmodel.arch import Architecture
+from catalog.costmodel.arch import SAMPLE_RATE, Architecture
 from catalog.costmodel.counts import BYTES_PER_PARAM, kv_cache_bytes, weight_bytes
 
 MB = 2**20
@@ -36,13 +36,34 @@ class Memory:
         return asdict(self) | {"total": self.total}
 
 
-def activation_bytes(arch: Architecture, batch: int, positions: int, dtype: str, logits_positions: int) -> float:
+def activation_bytes(
+    arch: Architecture, batch: int, positions: int, dtype: str, logits_positions: int, audio_seconds: float = 5.0
+) -> float:
     size = BYTES_PER_PARAM[dtype]
     hidden_states = 4 * batch * positions * arch.hidden
     mlp = (2 if arch.gated else 1) * batch * positions * max(arch.intermediate, arch.decoder_intermediate)
     scores = batch * arch.heads * positions * positions
     logits = batch * logits_positions * arch.vocab if arch.lm_head else 0
-    return size * (hidden_states + mlp + scores) + size * logits
+    layers = size * (hidden_states + mlp + scores) + size * logits
+    return max(layers, size * front_end_elements(arch, batch, audio_seconds))
+
+
+def front_end_elements(arch: Architecture, batch: int, audio_seconds: float) -> float:
+    """An audio front end's widest moment: a convolution's output with its norm and activation copies (3), over
+    the raw frames (wav2vec2: 512 channels x 16,000 frames for 5 s at the first layer)."""
+    if arch.kind != "audio" or not arch.conv:
+        return 0.0
+    if arch.model_type == "whisper":
+        frames, widest = 2 * arch.audio_positions, 0.0
+        for out, _, stride in arch.conv:
+            frames //= stride
+            widest = max(widest, out * frames)
+        return 3.0 * batch * widest
+    frames, widest = int(audio_seconds * SAMPLE_RATE), 0.0
+    for out, kernel, stride in arch.conv:
+        frames = max(1, (frames - kernel) // stride + 1)
+        widest = max(widest, out * frames)
+    return 3.0 * batch * widest
 
 
 def estimate_memory(
@@ -69,7 +90,8 @@ def estimate_memory(
         kv = kv_cache_bytes(arch, batch, context, dtype, positions)
     weights = weights_override if weights_override is not None else weight_bytes(arch, dtype)
     basis = weights_basis or f"{arch.total_params / 1e6:.0f}M params x {BYTES_PER_PARAM[dtype]:g} bytes ({dtype})"
-    return Memory(weights, activation_bytes(arch, batch, positions, dtype, logits_positions), kv, overhead_bytes, basis)
+    activations = activation_bytes(arch, batch, positions, dtype, logits_positions, audio_seconds)
+    return Memory(weights, activations, kv, overhead_bytes, basis)
 
 
 # --- GGUF ---------------------------------------------------------------------------------------------------------
