@@ -180,6 +180,7 @@ def test_fuzz_numeric_options(run_cli, mini_taxonomy: Path, tmp_path: Path) -> N
         (["recommend", "--task", "ner", "--max-params", "1e400"], "--max-params 1e400 is too large"),
         (["recommend", "--task", "ner", "--max-params", "500MB"], "use --max-memory 500MB"),
         (["recommend", "--task", "ner", "--min-accuracy", "nan"], "--min-accuracy must be a finite number"),
+        (["recommend", "--task", "ner", "--max-memory", "0.5"], "is less than one"),  # was: no limit at all
         (["bench", "run", "-m", "x", "--budget-s", "nan"], "--budget-s must be a finite number"),
         (["bench", "show", str(2**63)], f"RUN_ID {2**63} is too large"),
         (["bench", "compare", "1", str(2**64)], "RUN_B"),

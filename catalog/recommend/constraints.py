@@ -25,6 +25,8 @@ def _finite(value: float, option: str, text: object, limit: float, what: str) ->
         raise UsageError(f"{option} {str(text)[:24]} is too large: give {what} up to {limit:.0e}.")
     if value <= 0:
         raise UsageError(f"{option} must be positive, not {text!r}.")
+    if value < 1:  # 0.5 bytes or parameters would round to 0, which means "no limit"
+        raise UsageError(f"{option} {text!r} is less than one: give {what} of at least 1.")
     return value
 
 
