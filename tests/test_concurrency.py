@@ -278,3 +278,21 @@ def test_retrying_repeats_transient_failures_only(tmp_path: Path, monkeypatch: p
         db.retrying(broken)
     assert len(calls) == 1  # a real error is not repeated
     db.dispose()
+
+
+def test_after_a_command_the_database_file_alone_holds_every_commit(tmp_path: Path) -> None:
+    """WAL mode keeps recent commits in a side file until a checkpoint: a finished command checkpoints it, so a
+    copy of the database file (a backup) misses nothing."""
+    import shutil
+    import sqlite3
+
+    expected = _snapshot(tmp_path / "few.jsonl", range(0, 50))
+    path = tmp_path / "copy-me.db"
+    _finish(_catalog("sync", "--from-snapshot", str(tmp_path / "few.jsonl"), env=_env(CATALOG_DB_URL=f"sqlite:///{path}")),
+            "import")  # fmt: skip
+    assert not Path(f"{path}-wal").exists()
+    copy = tmp_path / "backup.db"
+    shutil.copy(path, copy)
+    with sqlite3.connect(copy) as conn:
+        stored = {row[0] for row in conn.execute("SELECT id FROM models")}
+    assert expected <= stored

@@ -78,6 +78,23 @@ def _sqlite_transactional(engine: Engine, file_backed: bool) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def _close_at_exit(engine: Engine) -> None:
+    """Close the engine's connections when the process exits: the last connection to close checkpoints the WAL
+    into the database file and removes it, so that the file alone (a copy, a backup) holds every commit."""
+    import atexit
+    import weakref
+
+    reference = weakref.ref(engine)
+
+    def close() -> None:
+        alive = reference()
+        if alive is not None:
+            with contextlib.suppress(Exception):
+                alive.dispose()
+
+    atexit.register(close)
+
+
 def is_transient(exc: BaseException) -> bool:
     """A database error that another process caused and that a new attempt of the same transaction may not meet:
     SQLite busy/locked, PostgreSQL deadlock, serialization failure or lock timeout, a dropped connection."""
@@ -120,6 +137,8 @@ def make_engine(url: str) -> Engine:
             )
             engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
             _sqlite_transactional(engine, file_backed)
+            if file_backed:
+                _close_at_exit(engine)
         else:
             connect_args: dict[str, Any] = {"connect_timeout": 5} if backend == "postgresql" else {}
             engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
