@@ -255,9 +255,7 @@ def figures(
     interval: Interval | None = None,
 ) -> dict[str, Any]:
     """One estimated case, keyed like `catalog bench run --format json`, kind "estimated"."""
-    weights_bytes = None
-    if source.gguf:
-        weights_bytes = float(source.gguf["weights_bytes"])
+    weights_bytes = None  # a GGUF file's weights are dequantised to the dtype when transformers loads it
     record = terms(
         arch,
         task,
@@ -302,7 +300,9 @@ def figures(
     basis["peak_rss_mb"] = predicted["memory_basis"]
     if source.gguf:
         basis["peak_rss_mb"] += (
-            f" (GGUF {source.gguf['dominant_type']}, {source.gguf['bits_per_weight']:.2f} bits/weight)"
+            f"; the GGUF file's {source.gguf['dominant_type']} weights ({source.gguf['bits_per_weight']:.2f} "
+            f"bits/weight) are dequantised to {dtype} as `catalog bench run` loads them with transformers: the "
+            "quantised size is in the fit advice"
         )
     flops_forward = sum(p["flops"] for name, p in ph.items() if name != "decode")
     decode_bytes = ph["decode"]["bytes"] / ph["decode"]["calls"] if generating and ph["decode"]["calls"] else None

@@ -28,7 +28,7 @@ def _reconstruct(
             if source.config is not None:
                 task = row["task"] or infer_task(source.config)
                 arch = architecture(source, task)
-                weights = float(source.gguf["weights_bytes"]) if source.gguf else None
+                weights = None  # as the worker records it: GGUF weights dequantised to the dtype
                 record = terms(
                     arch,
                     task,
