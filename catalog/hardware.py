@@ -8,9 +8,10 @@ the GiB, GPU models, OS family and architecture), not of software versions, so r
 upgrades of torch or the OS.
 
 Calibration times square matmuls (2 n^3 FLOPs each; torch.mm at n = 1024 and 2048 per dtype, or numpy's float32
-matmul without torch) and a 256 MiB copy (memory bandwidth, read + write), keeps the best repeat as this machine's
-achievable figure, and caches it in data_dir()/hardware.json per machine, device and thread count, with the
-library that measured it. The cost model (catalog.costmodel) reads it.
+matmul without torch) and copies of 1 to 256 MiB arrays (memory bandwidth, read + write, by working-set size:
+caches make small ones faster), keeps the best repeat as this machine's achievable figure, and caches it in
+data_dir()/hardware.json per machine, device and thread count, with the library that measured it. The cost model
+(catalog.costmodel) reads it.
 """
 
 from __future__ import annotations
@@ -224,12 +225,13 @@ def calibrate(
     threads = threads or (default_threads() if device == "cpu" else None)
     say = progress or (lambda text: None)
     if library == "torch":
-        peaks, bandwidth, version = _calibrate_torch(device, threads, size, seconds, say)
+        peaks, memory, version = _calibrate_torch(device, threads, size, seconds, say)
     else:
-        peaks, bandwidth, version = _calibrate_numpy(size, seconds, say)
+        peaks, memory, version = _calibrate_numpy(size, seconds, say)
     entry = {
         "gflops": peaks,
-        "bandwidth_gbs": bandwidth,
+        "bandwidth_gbs": memory["gbs"],
+        "bandwidth_curve": memory["curve"],
         "threads": threads,
         "library": library,
         library: version,
@@ -263,7 +265,7 @@ def _best_seconds(run: Any, budget_s: float, min_repeats: int = 3, max_repeats: 
 
 def _calibrate_torch(
     device: str, threads: int | None, size: int, seconds: float, say: Any
-) -> tuple[dict[str, float], float, str]:
+) -> tuple[dict[str, float], dict[str, Any], str]:
     import torch
 
     if threads and device == "cpu":
@@ -298,20 +300,23 @@ def _calibrate_torch(
                 best_rate = max(best_rate, 2 * n**3 / _best_seconds(mm, share) / 1e9)
             peaks[name] = best_rate
         say("memory bandwidth (torch)")
-        count = 64 * 2**20  # 256 MiB of float32: far beyond any cache
-        source = torch.ones(count, device=device)
-        target = torch.empty_like(source)
-        target.copy_(source)
 
-        def copy() -> None:
-            target.copy_(source)
-            sync()
+        def make(count: int) -> Any:
+            source = torch.ones(count, device=device)
+            target = torch.empty_like(source)
 
-        bandwidth = 2 * count * 4 / _best_seconds(copy, share) / 1e9  # read + write
-    return peaks, bandwidth, str(torch.__version__)
+            def copy() -> None:
+                target.copy_(source)
+                sync()
+
+            return copy
+
+        curve = _bandwidth_curve(make, share)
+    bandwidth = curve[-1][1]
+    return peaks, {"gbs": bandwidth, "curve": curve}, str(torch.__version__)
 
 
-def _calibrate_numpy(size: int, seconds: float, say: Any) -> tuple[dict[str, float], float, str]:
+def _calibrate_numpy(size: int, seconds: float, say: Any) -> tuple[dict[str, float], dict[str, Any], str]:
     import numpy as np
 
     say("matmul peak, float32 (numpy)")
@@ -322,11 +327,30 @@ def _calibrate_numpy(size: int, seconds: float, say: Any) -> tuple[dict[str, flo
     np.matmul(a, b, out=out)
     peak = 2 * n**3 / _best_seconds(lambda: np.matmul(a, b, out=out), seconds / 2) / 1e9
     say("memory bandwidth (numpy)")
-    source = np.ones(64 * 2**20, dtype=np.float32)
-    target = np.empty_like(source)
-    np.copyto(target, source)
-    bandwidth = 2 * source.nbytes / _best_seconds(lambda: np.copyto(target, source), seconds / 2) / 1e9
-    return {"float32": peak}, bandwidth, str(np.__version__)
+
+    def make(count: int) -> Any:
+        source = np.ones(count, dtype=np.float32)
+        target = np.empty_like(source)
+        return lambda: np.copyto(target, source)
+
+    curve = _bandwidth_curve(make, seconds / 2)
+    return {"float32": peak}, {"gbs": curve[-1][1], "curve": curve}, str(np.__version__)
+
+
+BANDWIDTH_ARRAYS_MIB = (1, 4, 16, 64, 256)  # one array of a copy; the last is far beyond any cache
+
+
+def _bandwidth_curve(make: Any, budget_s: float) -> list[list[float]]:
+    """[working-set bytes (source + target), GB/s (read + write)] per array size, smallest first: caches make small
+    working sets faster, and a small model's weights are read from them at every decode step."""
+    curve = []
+    for mib in BANDWIDTH_ARRAYS_MIB:
+        count = mib * 2**20 // 4
+        copy = make(count)
+        copy()
+        seconds = _best_seconds(copy, budget_s / len(BANDWIDTH_ARRAYS_MIB), max_repeats=200)
+        curve.append([float(2 * count * 4), 2 * count * 4 / seconds / 1e9])
+    return curve
 
 
 def describe(*, with_torch: bool | None = None) -> dict[str, Any]:

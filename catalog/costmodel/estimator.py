@@ -132,7 +132,13 @@ def predict(record: dict[str, Any], fit_: Fit, dtype: str) -> dict[str, Any]:
         efficiency = fit_.efficiency(kind, dtype, regime)
         per_call = ms / phase.calls if phase.calls else 0.0
         what = f"{phase.flops / 1e9:.3g} GFLOP" if regime == "compute" else f"{phase.bytes / 1e6:.4g} MB moved"
-        rate = peak_basis if regime == "compute" else bandwidth_basis
+        rate = peak_basis
+        if regime == "bandwidth":
+            working_set = phase.bytes / max(1, phase.calls)
+            rate = (
+                f"{profile.bandwidth_at(working_set):.1f} GB/s at a {working_set / 2**20:.0f} MiB working set; "
+                f"{bandwidth_basis}"
+            )
         out["phases"][phase.name] = {
             "ms": ms,
             "ms_per_call": per_call,

@@ -7,6 +7,8 @@ progress line (numpy: about a second, no torch).
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ class Profile:
     measured_at: str | None = None
     machine_id: str | None = None
     notes: list[str] = field(default_factory=list)
+    bandwidth_curve: list[tuple[float, float]] = field(default_factory=list)  # (working-set bytes, GB/s)
 
     def peak(self, dtype: str) -> tuple[float, str]:
         """GFLOP/s for dtype and where it comes from."""
@@ -41,6 +44,20 @@ class Profile:
             f"{dtype} peak not calibrated: the float32 peak {value:.0f} GFLOP/s ({how}) is used and the fitted "
             f"{dtype} efficiency absorbs the difference — `catalog hardware --calibrate` measures {dtype} with torch"
         )
+
+    def bandwidth_at(self, working_set: float) -> float:
+        """GB/s for a working set of this many bytes: the calibrated copy bandwidth by size (caches make small sets
+        faster), interpolated in log size; the large-copy figure beyond the curve or without one."""
+        points = self.bandwidth_curve
+        if not points or working_set <= 0:
+            return self.bandwidth_gbs
+        if working_set <= points[0][0]:
+            return points[0][1]
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
+            if working_set <= x1:
+                t = (math.log(working_set) - math.log(x0)) / (math.log(x1) - math.log(x0))
+                return y0 + t * (y1 - y0)
+        return points[-1][1]
 
     def bandwidth(self) -> tuple[float, str]:
         if self.measured and self.bandwidth_gbs:
@@ -89,6 +106,13 @@ def profile(device: str = "cpu", threads: int | None = None) -> Profile:
         measured_at=cached.get("measured_at"),
         machine_id=machine,
     )
+    curve = cached.get("bandwidth_curve") or []
+    gbs = [float(y) for _, y in curve]
+    for i in range(1, len(gbs)):  # never faster for a larger working set (a noisy large copy is not believed)
+        gbs[i] = min(gbs[i], gbs[i - 1])
+    result.bandwidth_curve = [(float(x), y) for (x, _), y in zip(curve, gbs, strict=True)]
+    if result.bandwidth_curve:
+        result.bandwidth_gbs = min(result.bandwidth_gbs, result.bandwidth_curve[-1][1])
     if not bandwidth:  # calibrated before bandwidth was measured
         result.notes.append(
             f"memory bandwidth not calibrated: {ASSUMED_BANDWIDTH_GBS:.0f} GB/s assumed — {CALIBRATE_HINT}"

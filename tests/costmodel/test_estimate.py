@@ -162,3 +162,20 @@ def test_uncalibrated_estimates_say_so(monkeypatch) -> None:  # type: ignore[no-
     assert not profile.measured
     value, basis = profile.peak("float32")
     assert value > 0 and "assumed" in basis and "catalog hardware --calibrate" in basis
+
+
+def test_bandwidth_by_working_set(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Small working sets (a tiny model's weights, read at every decode step) stream from the caches."""
+    from catalog import hardware
+    from catalog.costmodel import machine
+
+    curve = [[2e6, 50.0], [8e6, 26.0], [32e6, 25.0], [128e6, 12.0], [512e6, 13.0]]  # one noisy large copy
+    cached = {"gflops": {"float32": 100.0}, "bandwidth_gbs": 13.0, "bandwidth_curve": curve, "library": "numpy",
+              "measured_at": "now"}  # fmt: skip
+    monkeypatch.setattr(hardware, "cached_peaks", lambda *a, **k: cached)
+    profile = machine.profile("cpu")
+    assert profile.bandwidth_at(1e6) == 50.0 and profile.bandwidth_at(1e9) == 12.0 == profile.bandwidth_gbs
+    assert 25.0 < profile.bandwidth_at(16e6) < 26.0
+    sizes = [1e6 * 2**i for i in range(12)]
+    rates = [profile.bandwidth_at(size) for size in sizes]
+    assert rates == sorted(rates, reverse=True)  # never faster for a larger working set
