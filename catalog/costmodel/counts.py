@@ -25,6 +25,7 @@ from catalog.costmodel.arch import SAMPLE_RATE, Architecture
 
 BYTES_PER_PARAM: dict[str, float] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "int4": 0.5}
 GENERATION_TASKS = {"text-generation", "text2text-generation", "summarization", "translation"}
+CROSS_LAYER = 1.5  # a decoder layer with cross-attention runs three blocks where others run two: 1.5 layer calls
 
 
 @dataclass
@@ -155,7 +156,8 @@ def phases(
         "prefill" if generating else "forward",
         flops + step_flops,
         weights + kv_cache_bytes(arch, batch, 1, dtype, positions),
-        arch.layers + 1,
+        arch.encoder_layers + CROSS_LAYER * arch.decoder_layers + 1,
+        calls=2 if generating else 1,  # generation calls the encoder, then the decoder's first step
     )
     if not generating:
         return [first]
@@ -174,5 +176,9 @@ def _decode(arch: Architecture, batch: int, start: int, encoder_positions: int, 
     step_flops, params = decoder_step(arch, batch, mean_context, encoder_positions)  # type: ignore[arg-type]
     kv = kv_cache_bytes(arch, batch, mean_context, dtype, encoder_positions)  # type: ignore[arg-type]
     return Phase(
-        "decode", steps * step_flops, steps * (params * size + kv), steps * (arch.decoder_layers + 1), calls=steps
+        "decode",
+        steps * step_flops,
+        steps * (params * size + kv),
+        steps * ((CROSS_LAYER if arch.encoder_layers else 1) * arch.decoder_layers + 1),
+        calls=steps,
     )

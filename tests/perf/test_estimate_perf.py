@@ -1,7 +1,7 @@
 """The cost model against measurements: `catalog estimate`, then `catalog bench run`, on small random-weight models
 of every modelled kind (encoder-only at several lengths and batch sizes, decoder-only generation with grouped-query
 attention, GPT-2, encoder-decoder generation, vision, float32 and bfloat16, and an audio model of a kind no other
-case has, so the fit has never seen it).
+case has, so the fit has never seen it), then DistilBERT, Qwen2, BART and a full-size bert-base.
 
 Protocol: the machine is calibrated once (`catalog hardware --calibrate`), then, model by model, every shape is
 estimated before it is measured, into a fresh database; the fit therefore only knows the earlier cases ("as
@@ -13,7 +13,7 @@ This 2-core VM is shared with other work. With two threads, a process whose part
 every parallel region, and the same small model then measures 3-50x slower from one run to the next; so calibration,
 estimates and runs all use one thread here (CATALOG_PERF_THREADS=2 to use two). Even so a measurement can be off by
 5-10% by itself. Figures are printed, not asserted (wall-clock limits make flaky tests).
-Run: pytest tests/perf/test_estimate_perf.py -s -q (~4 minutes).
+Run: pytest tests/perf/test_estimate_perf.py -s -q (~3 minutes).
 """
 
 from __future__ import annotations
@@ -40,6 +40,14 @@ GPT2 = "random:gpt2,n_embd=256,n_layer=4,n_head=4,vocab_size=8000"
 T5 = "random:t5,d_model=256,num_layers=3,num_decoder_layers=3,d_ff=1024,num_heads=4,d_kv=64,vocab_size=8000"
 VIT = "random:vit,hidden_size=256,num_hidden_layers=4,num_attention_heads=4,intermediate_size=1024"
 WAV2VEC2 = "random:wav2vec2,hidden_size=256,num_hidden_layers=4,num_attention_heads=4,intermediate_size=1024"
+# architectures and shapes beyond the named ones: DistilBERT's own config keys, Qwen2 (GQA, biased projections),
+# BART (encoder-decoder with learned positions), and bert-base at its real size
+DISTILBERT = "random:distilbert,dim=256,n_layers=4,n_heads=4,hidden_dim=1024,vocab_size=8000"
+QWEN2 = ("random:qwen2,hidden_size=256,num_hidden_layers=4,num_attention_heads=8,num_key_value_heads=2,"
+         "intermediate_size=688,vocab_size=8000")  # fmt: skip
+BART = ("random:bart,d_model=256,encoder_layers=3,decoder_layers=3,encoder_ffn_dim=1024,decoder_ffn_dim=1024,"
+        "encoder_attention_heads=4,decoder_attention_heads=4,vocab_size=8000")  # fmt: skip
+BERT_BASE = "random:bert"
 # (model, task, batch sizes, sequence lengths, dtype, new tokens): one `catalog bench run` each
 RUNS = [
     (BERT, "feature-extraction", "1,8", "32,128", "float32", 16),
@@ -51,6 +59,10 @@ RUNS = [
     (LLAMA, "text-generation", "2", "128", "bfloat16", 16),
     (BERT, "feature-extraction", "2", "512", "float32", 16),
     (WAV2VEC2, "audio-classification", "1", "128", "float32", 16),
+    (DISTILBERT, "feature-extraction", "2", "128", "float32", 16),
+    (QWEN2, "text-generation", "1", "128", "float32", 16),
+    (BART, "text2text-generation", "1", "64", "float32", 8),
+    (BERT_BASE, "feature-extraction", "1", "128", "float32", 16),
 ]
 
 
