@@ -302,3 +302,33 @@ def test_family_prior_only_where_families_predict_their_members() -> None:
     assert predictive["f0-new"].basis == "prior" and predictive["f0-new"].value > predictive["f1-new"].value
     assert "r = " in (predictive["f0-new"].prior or "")
     assert run(shuffled)["f0-new"].basis == "none"
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_ranking_and_evidence_list_read_rows_by_one_rule(seed: int) -> None:
+    """Every row the ranking places on a benchmark is one `catalog evidence list --benchmark` accepts for it
+    (catalog.evidence.benchmarks.matches), and every row it ignores for not fitting is accepted by none."""
+    from catalog.evidence.benchmarks import matches
+
+    rng = random.Random(5000 + seed)
+    benchmarks, evidence, facts = _random_evidence(rng)
+    by_id = {b.id: b for b in benchmarks}
+    result = assess("task", benchmarks, evidence, facts)
+    placed_here = {"no comparable candidates", "another figure", "partial coverage"}
+    for quality in result.values():
+        for used in quality.used:
+            bench = by_id.get(used.benchmark_id)
+            for item in used.items:
+                assert bench is None or matches(bench, item, "task"), (bench, item)
+        for ignored in quality.ignored:
+            if any(phrase in ignored.reason for phrase in placed_here):
+                continue  # placed on a benchmark, then not compared: the rule accepted it
+            assert not any(matches(b, ignored.item, "task") for b in benchmarks), (ignored.reason, ignored.item)
+
+
+def test_a_row_without_a_split_is_taken_and_says_so() -> None:
+    evidence = {"a": [_item("a", 0.90, split=None)], "b": [_item("b", 0.80)], "c": [_item("c", 0.7, split="dev")]}
+    result = assess("token-classification", parse_benchmarks([CONLL]), evidence, _facts("a", "b", "c"))
+    assert result["a"].basis == "evidence" and result["a"].value > result["b"].value
+    assert result["a"].notes == {evidence["a"][0].key: "split not stated"} and not result["b"].notes
+    assert result["c"].ignored[0].reason == "other split: dev, CoNLL-03 uses test"

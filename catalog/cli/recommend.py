@@ -315,7 +315,8 @@ def _print_evidence(explanation: Any, console: Any) -> None:
             standing = f"{row['standing']:.2f} vs {row['compared_with']}"
             if row["aggregate_of"]:
                 standing += f" (mean of {row['aggregate_of']})"
-            table.add_row(escape(row["benchmark"]), escape(figure(row)), escape(source(row)), standing)
+            shown = figure(row) + (f" ({row['note']})" if row.get("note") else "")
+            table.add_row(escape(row["benchmark"]), escape(shown), escape(source(row)), standing)
         console.print(table)
     if ignored:
         table = Table(title=f"Evidence ignored ({len(ignored)})", show_lines=False)

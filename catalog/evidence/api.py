@@ -114,7 +114,7 @@ def list_evidence(
     limit: int = 0,
 ) -> list[EvidenceRow]:
     """Evidence rows filtered by model id, task (id or alias) and benchmark id of that task (or of any task)."""
-    from catalog.evidence.benchmarks import matches
+    from catalog.evidence.benchmarks import matches, parse_benchmarks
     from catalog.evidence.query import evidence_for_task, task_benchmarks
 
     with db.connect() as connection:
@@ -133,27 +133,20 @@ def list_evidence(
             rows = list(_rows(connection, statement))
         if benchmark:
             candidates = (
-                task_benchmarks(connection, task_id)
+                [(task_id, b) for b in task_benchmarks(connection, task_id)]
                 if task_id
-                else [b for t in connection.execute(select(tasks.c.benchmarks)).scalars() for b in (t or [])]
+                else [(r.id, b) for r in connection.execute(select(tasks.c.id, tasks.c.benchmarks)) for b in r[1] or []]
             )
-            wanted = [b for b in candidates if b["id"] == benchmark]
+            wanted = [(owner, parse_benchmarks([b])[0]) for owner, b in candidates if b["id"] == benchmark]
             if not wanted:
                 from catalog.errors import UnknownNameError
 
                 raise UnknownNameError(
-                    benchmark, [b["id"] for b in candidates], hint="Run `catalog tasks` to see them."
+                    benchmark, [b["id"] for _, b in candidates], hint="Run `catalog tasks` to see them."
                 )
-            rows = [r for r in rows if any(_in_benchmark(b, r, matches) for b in wanted)]
+            # the ranking's own rule, for the task each benchmark belongs to
+            rows = [r for r in rows if any(matches(b, r, owner) for owner, b in wanted)]
     return rows[:limit] if limit else rows
-
-
-def _in_benchmark(bench: dict[str, Any], row: EvidenceRow, matches: Any) -> bool:
-    if bench.get("aggregate"):
-        from catalog.evidence.benchmarks import component_matches
-
-        return any(component_matches(c, row) for c in bench["aggregate"])
-    return bool(matches(bench, row))
 
 
 def model_evidence(db: Database, model_id: str) -> list[EvidenceRow]:

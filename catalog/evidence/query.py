@@ -7,12 +7,12 @@ newest source first within a model.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.engine import Connection
 
 from catalog.db.schema import evidence, tasks
@@ -75,6 +75,34 @@ def task_benchmarks(connection: Connection, task_id: str) -> list[dict[str, Any]
     return list(value or [])
 
 
+def stored_spellings(connection: Connection, names: Collection[str]) -> list[str]:
+    """Every spelling of `names` (compared case-insensitively) that evidence.dataset holds, so that a filter can be
+    `dataset IN (...)`, which ix_evidence_dataset answers, rather than lower(dataset) IN (...), which scans the table.
+    The distinct values come from the index by one seek each (a loose index scan), not from a pass over every row."""
+    wanted = {name.lower() for name in names}
+    if not wanted:
+        return []
+    stored = connection.execute(_DISTINCT_DATASETS).scalars()
+    return sorted(name for name in stored if name.lower() in wanted)
+
+
+_DISTINCT_DATASETS = text(
+    "WITH RECURSIVE d(name) AS (SELECT min(dataset) FROM evidence UNION ALL "
+    "SELECT (SELECT min(dataset) FROM evidence WHERE dataset > d.name) FROM d WHERE d.name IS NOT NULL) "
+    "SELECT name FROM d WHERE name IS NOT NULL"
+)
+
+
+def task_condition(connection: Connection, task_id: str, benchmarks: Iterable[Mapping[str, Any]]) -> Any:
+    """The rows that bear on a task: its own, or on a dataset one of its benchmarks reads (MTEB results serve
+    feature-extraction and sentence-similarity alike), in any stored spelling of that dataset."""
+    from catalog.evidence.benchmarks import benchmark_datasets
+
+    condition = evidence.c.task_id == task_id
+    spellings = stored_spellings(connection, benchmark_datasets(benchmarks))
+    return or_(condition, evidence.c.dataset.in_(spellings)) if spellings else condition
+
+
 def evidence_for_task(
     connection: Connection,
     task_id: str,
@@ -84,12 +112,7 @@ def evidence_for_task(
 ) -> dict[str, list[EvidenceRow]]:
     """model id -> the rows that bear on `task_id` (optionally only for `model_ids`). `details` (upstream
     revision, column names ...) is read only with with_details=True: the ranking does not need it."""
-    from catalog.evidence.benchmarks import benchmark_spellings
-
-    spellings = sorted(benchmark_spellings(task_benchmarks(connection, task_id)))
-    condition = evidence.c.task_id == task_id
-    if spellings:
-        condition = or_(condition, evidence.c.dataset.in_(spellings))
+    condition = task_condition(connection, task_id, task_benchmarks(connection, task_id))
     columns = _COLUMNS if with_details else _LIGHT_COLUMNS
     order = (evidence.c.model_id, evidence.c.source_date.desc(), evidence.c.id)
     result: dict[str, list[EvidenceRow]] = {}
@@ -108,10 +131,17 @@ def evidence_for_task(
 
 
 def evidence_for_model(connection: Connection, model_id: str) -> list[EvidenceRow]:
-    """Every row for one model, grouped by task and dataset."""
+    """Every row for one model, grouped by task and dataset: rows naming it by its pre-2024 Hub id or in another
+    case included (catalog.evidence.identity; their model_id stays as the source wrote it)."""
+    from catalog.db.schema import models
+    from catalog.evidence.identity import ModelIds
+
+    ids = ModelIds(connection.execute(select(models.c.id)).scalars())
     statement = (
         select(*_COLUMNS)
-        .where(evidence.c.model_id == model_id)
+        .where(evidence.c.model_id.in_(sorted(ids.spellings([model_id]))))
         .order_by(evidence.c.task_id, evidence.c.dataset, evidence.c.metric, evidence.c.source_date.desc())
     )
-    return list(_rows(connection, statement))
+    return [
+        row for row in _rows(connection, statement) if row.model_id == model_id or ids.resolve(row.model_id) == model_id
+    ]

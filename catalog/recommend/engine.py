@@ -285,29 +285,43 @@ def _evidence(
     conn: Connection, task_id: str, candidate_ids: set[str], benchmarks: list[dict[str, Any]]
 ) -> dict[str, list[q.EvidenceItem]]:
     """Published results that bear on the task, kept for the candidates: the rows catalog.evidence.query's
-    evidence_for_task selects (the task's own, or on a dataset one of its benchmarks reads), read with only the
+    task_condition selects (the task's own, or on a dataset one of its benchmarks reads), read with only the
     columns ranking needs (details, a JSON column, only for perplexity rows, whose tokenizer it may name), so tens
-    of thousands of MTEB rows cost little."""
+    of thousands of MTEB rows cost little. A row naming a model by its pre-2024 Hub id or in another case is the
+    candidate's (catalog.evidence.identity). Up to 900 candidates the read goes by ix_evidence_model and the task
+    filter is applied here; beyond, by the task's condition (task_id, or dataset IN its stored spellings)."""
     from sqlalchemy import case
 
     from catalog.db.schema import evidence
     from catalog.evidence.benchmarks import benchmark_datasets
+    from catalog.evidence.identity import ModelIds
+    from catalog.evidence.query import task_condition
 
     e = evidence.c
-    datasets = sorted(benchmark_datasets(benchmarks))
-    condition = e.task_id == task_id
-    if datasets:
-        condition = or_(condition, func.lower(e.dataset).in_(datasets))
+    ids = ModelIds(candidate_ids)
+    datasets = benchmark_datasets(benchmarks)
     columns = (e.id, e.model_id, e.task_id, e.dataset, e.dataset_config, e.split, e.metric, e.value,
                e.higher_is_better, e.n_shot, e.protocol, e.source_kind, e.source_name, e.source_date, e.verified,
                case((e.metric == "perplexity", e.details), else_=None).label("details"))  # fmt: skip
-    if len(candidate_ids) <= 900:  # an IN list within every backend's parameter limit, else filtered here
-        condition = and_(condition, e.model_id.in_(sorted(candidate_ids)))
+    spellings = ids.spellings()
+    by_model = len(spellings) <= 900  # an IN list within every backend's parameter limit
+    condition = e.model_id.in_(sorted(spellings)) if by_model else task_condition(conn, task_id, benchmarks)
     found: dict[str, list[q.EvidenceItem]] = {}
+    resolved: dict[str, str | None] = {}
     for r in conn.execute(select(*columns).where(condition).order_by(e.model_id, e.source_date.desc(), e.id)):
-        if r[1] in candidate_ids:
-            found.setdefault(r[1], []).append(_item(r))
+        if by_model and r[2] != task_id and r[3].lower() not in datasets:
+            continue
+        model = resolved[r[1]] if r[1] in resolved else resolved.setdefault(r[1], ids.resolve(r[1]))
+        if model is not None:
+            found.setdefault(model, []).append(_item(r) if model == r[1] else _aliased(_item(r), model))
     return found
+
+
+def _aliased(item: q.EvidenceItem, model_id: str) -> q.EvidenceItem:
+    """A row that names the catalog model `model_id` by another id (kept as published_as)."""
+    from dataclasses import replace
+
+    return replace(item, model_id=model_id, published_as=item.model_id)
 
 
 def _item(r: Any) -> q.EvidenceItem:
@@ -951,7 +965,8 @@ class Explanation:
                 for item in u.items:
                     extra = {"benchmark": u.benchmark, "standing": round(u.standing, 4),
                              "compared_with": u.compared - 1,
-                             "aggregate_of": len(u.items) if len(u.items) > 1 else None}  # fmt: skip
+                             "aggregate_of": len(u.items) if len(u.items) > 1 else None,
+                             "note": self.evidence.notes.get(item.key)}  # fmt: skip
                     used.append(_row_dict(item) | extra)
             ignored += [_row_dict(i.item) | {"reason": i.reason} for i in self.evidence.ignored]
         ignored += [_row_dict(i.item) | {"reason": i.reason} for i in self.off_task]
@@ -984,6 +999,7 @@ def _row_dict(item: q.EvidenceItem) -> dict[str, Any]:
         "dataset": item.dataset, "config": item.dataset_config, "split": item.split, "n_shot": item.shots,
         "protocol": item.variant, "source": item.source_kind, "source_name": item.source_name,
         "date": item.source_date.date().isoformat() if item.source_date else None, "verified": item.verified,
+        "published_as": item.published_as,
     }  # fmt: skip
 
 
@@ -1034,16 +1050,17 @@ def explain(model_id: str, task: str, *, db: Database | None = None, **options: 
 
 def _off_task(database: Database, model_id: str, task: str) -> list[q.Ignored]:
     """The model's results that the task's evidence query does not bring back: other tasks' figures."""
-    from catalog.evidence.query import evidence_for_model, evidence_for_task
+    from catalog.evidence.benchmarks import benchmark_datasets
+    from catalog.evidence.query import evidence_for_model, task_benchmarks
 
     with database.connect() as conn:
         task_id = resolve_task(conn, task)
-        bearing = {row.id for row in evidence_for_task(conn, task_id, [model_id]).get(model_id, [])}
+        datasets = benchmark_datasets(task_benchmarks(conn, task_id))  # the rows the task's query reads
         return [
             q.Ignored(_row_item(r), f"off-task: measures {r.task_id}" if r.task_id and r.task_id != task_id
                       else "not on one of the task's benchmarks (catalog.yaml)")
             for r in evidence_for_model(conn, model_id)
-            if r.id not in bearing
+            if r.task_id != task_id and r.dataset.lower() not in datasets
         ]  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """The accuracy component from quality evidence: like is compared only with like.
 
 Each evidence row (a published result, or one measured here on a registered evaluation set) is matched to one of
-the task's benchmarks (catalog.yaml `benchmarks`, seeded into `tasks.benchmarks`). Rows are compared only inside a
+the task's benchmarks (catalog.yaml `benchmarks`, seeded into `tasks.benchmarks`) by the rule in
+catalog.evidence.benchmarks, the one `catalog evidence list --benchmark` applies. Rows are compared only inside a
 *comparable group*: the same benchmark, dataset, config, split, canonical metric, direction and protocol (n-shot and
 prompt variant) and, for perplexity, the same tokenizer. A model's standing in a group is its mid-rank percentile
 among the candidates that have a row in it ((worse + half the ties + 0.5) / n, so the best of n is near 1 and the
@@ -20,12 +21,25 @@ across benchmarks, metrics or directions" can be tested over generated evidence.
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from catalog.evidence.benchmarks import (
+    MEASURED_KIND,
+    Benchmark,
+    Member,
+    member_problem,
+    parse_benchmarks,
+    result_problem,
+    shots_of,
+    split_note,
+    variant_of,
+)
+
+__all__ = ["MEASURED_KIND", "Benchmark", "Member", "parse_benchmarks"]  # re-exported: the ranking's vocabulary
 
 # Priors, designed from the data (the 9,715-model snapshot with ../shared/evidence imported; the ranking check in
 # tests/perf/test_ranking_quality.py prints these figures): leaving one evaluated model out, the family prior
@@ -43,10 +57,8 @@ FAMILY_SHRINK = 2.0  # a family's median is shrunk toward the middle (0.5) as if
 MIN_FAMILY_RELIABILITY = 0.3
 MIN_FAMILY_PAIRS = 8
 MISSING_STANDING = 0.5  # a benchmark a model has no comparable result on counts as the middle
-MEASURED_KIND = "measured"
 # Preference among several rows of one model in one comparable group: measured here, then curated leaderboards ...
 _KIND_ORDER = {MEASURED_KIND: 0, "leaderboard": 1, "paper": 2, "model-card": 3, "hub": 3, "user": 4}
-_SHOT = re.compile(r"(\d+)\s*-?\s*shot", re.IGNORECASE)
 SOURCE_TAGS = {MEASURED_KIND: "here", "model-card": "card", "hub": "card", "leaderboard": "leaderboard",
                "paper": "paper", "user": "user", "curated": "card"}  # fmt: skip
 
@@ -78,98 +90,21 @@ class EvidenceItem:
     tokenizer: str | None = None  # for perplexity: the tokenizer the value depends on, when recorded
     subset: str | None = None  # measured here: the evaluated data's checksum (a --limit changes it)
     dataset_label: str | None = None  # a display name when the row is not on one of the task's benchmarks
+    published_as: str | None = None  # the model id the source used, where it differs (a pre-2024 Hub id ...)
 
     @property
     def shots(self) -> int | None:
-        if self.n_shot is not None:
-            return self.n_shot
-        match = _SHOT.search(self.protocol or "")
-        return int(match.group(1)) if match else None
+        return shots_of(self.n_shot, self.protocol)
 
     @property
     def variant(self) -> str | None:
-        return _variant(self.protocol)
+        return variant_of(self.protocol)
 
     def describe(self) -> str:
         where = "/".join(part for part in (self.dataset, self.dataset_config, self.split) if part)
         protocol = ", ".join(p for p in (f"{self.shots}-shot" if self.shots is not None else None, self.variant) if p)
         return (f"{self.metric} {self.value:.4g} on {where}" + (f" ({protocol})" if protocol else "")
                 + f" [{self.source_kind}: {self.source_name}]")  # fmt: skip
-
-
-def _variant(protocol: str | None) -> str | None:
-    """The prompt / chain-of-thought / scoring variant of a protocol string, without its n-shot part."""
-    if not protocol:
-        return None
-    rest = re.sub(r"[\s,;/]+", " ", _SHOT.sub(" ", protocol)).strip().lower()
-    return rest or None
-
-
-@dataclass(frozen=True)
-class Member:
-    """One dataset of an aggregate benchmark (an MTEB task ...)."""
-
-    dataset: str
-    config: str | None = None
-    split: str | None = None
-    metric: str | None = None
-
-    @classmethod
-    def parse(cls, value: Any) -> Member:
-        if isinstance(value, str):
-            return cls(value)
-        return cls(str(value["dataset"]), value.get("config"), value.get("split"), value.get("metric"))
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    """One benchmark that defines quality for a task (a catalog.yaml `benchmarks` entry)."""
-
-    id: str
-    name: str
-    datasets: tuple[str, ...] = ()
-    config: str | None = None
-    splits: tuple[str, ...] = ()
-    metric: str | None = None
-    n_shot: int | None = None
-    variant: str | None = None
-    weight: float = 1.0
-    aggregate: tuple[Member, ...] = ()
-    higher_is_better: bool | None = None
-    metric_label: str | None = None
-
-    @classmethod
-    def parse(cls, data: Mapping[str, Any]) -> Benchmark:
-        protocol = data.get("protocol")
-        n_shot = data.get("n_shot")
-        variant = None
-        if isinstance(protocol, Mapping):
-            n_shot = protocol.get("n_shot", n_shot)
-            variant = _variant(protocol.get("variant") or protocol.get("prompt"))
-        elif isinstance(protocol, str):
-            match = _SHOT.search(protocol)
-            n_shot = int(match.group(1)) if match and n_shot is None else n_shot
-            variant = _variant(protocol)
-        datasets = data.get("datasets") or ([data["dataset"]] if data.get("dataset") else [])
-        splits = data.get("splits") or ([data["split"]] if data.get("split") else [])
-        return cls(
-            id=str(data["id"]),
-            name=str(data.get("name") or data["id"]),
-            datasets=tuple(str(d) for d in datasets),
-            config=data.get("config"),
-            splits=tuple(str(s) for s in splits),
-            metric=data.get("metric"),
-            n_shot=int(n_shot) if n_shot is not None else None,
-            variant=variant,
-            weight=float(data.get("weight", 1.0)),
-            aggregate=tuple(Member.parse(m) for m in data.get("aggregate") or ()),
-            higher_is_better=data.get("higher_is_better"),
-            metric_label=data.get("label"),
-        )
-
-    def label_for(self, metric: str) -> str | None:
-        """The metric's short display label, when this benchmark's record carries it (seeded from the registry)."""
-        return self.metric_label if self.metric_label and metric == self.metric else None
 
 
 @dataclass(frozen=True)
@@ -213,6 +148,7 @@ class Quality:
     shown: EvidenceItem | None = None  # an on-task figure to show when nothing could be compared
     shown_on: str | None = None  # the benchmark `shown` is on
     shown_label: str | None = None  # its metric's display label, when known without the registry
+    notes: dict[str, str] = field(default_factory=dict)  # row key -> a caveat on a row taken ("split not stated")
 
     def describe(self) -> str:
         if self.basis == "evidence":
@@ -229,14 +165,6 @@ class CandidateFacts:
 
     base_model: str | None = None
     family: str | None = None
-
-
-def parse_benchmarks(raw: Iterable[Mapping[str, Any]] | None) -> list[Benchmark]:
-    return [Benchmark.parse(item) for item in raw or ()]
-
-
-def _norm(text: str | None) -> str | None:
-    return text.strip().lower() if text else None
 
 
 def _preference(item: EvidenceItem) -> tuple[Any, ...]:
@@ -257,26 +185,14 @@ def _is_perplexity(metric: str) -> bool:
     return metric.lower() in ("perplexity", "ppl", "word-perplexity", "bits-per-byte", "bpb")
 
 
-Placement = tuple[Benchmark | None, tuple[Any, ...], Member | None]
-
-
-def _spellings(item: EvidenceItem) -> tuple[str, ...]:
-    """How a benchmark's `datasets` may name the row's dataset: `glue` + config `sst2` is also `glue:sst2`."""
-    dataset = item.dataset.lower()
-    if item.dataset_config:
-        return (dataset, f"{dataset}:{item.dataset_config.lower()}")
-    return (dataset,)
-
-
-def _same_config(wanted: str | None, given: str | None) -> bool:
-    """A config matches when equal; a dataset's "default" config is also written as none."""
-    if not wanted:
-        return True
-    return (_norm(given) or "default") == wanted.lower()
+# (benchmark, comparable group key, aggregate member, note such as "split not stated")
+Placement = tuple[Benchmark | None, tuple[Any, ...], Member | None, str | None]
 
 
 class _Matcher:
-    """Finds the benchmarks (and comparable groups) a row belongs to, or the reason it cannot be compared."""
+    """Finds the benchmarks (and comparable groups) a row belongs to, or the reason it cannot be compared. Whether a
+    row counts on a benchmark is catalog.evidence.benchmarks' rule (the one `catalog evidence list --benchmark`
+    uses); the indexes here only narrow which benchmarks to ask."""
 
     def __init__(self, task_id: str, benchmarks: Sequence[Benchmark], facts: Mapping[str, CandidateFacts]) -> None:
         self.task_id = task_id
@@ -286,21 +202,10 @@ class _Matcher:
         self.member_of: dict[str, list[tuple[Benchmark, Member]]] = {}
         self._seen: dict[tuple[Any, ...], tuple[list[Placement], str | None]] = {}
         for bench in self.benchmarks:
-            for dataset in bench.datasets:
-                self.by_dataset.setdefault(dataset.lower(), []).append(bench)
+            for dataset in {d.partition(":")[0].lower() for d in bench.datasets}:
+                self.by_dataset.setdefault(dataset, []).append(bench)
             for member in bench.aggregate:
                 self.member_of.setdefault(member.dataset.lower(), []).append((bench, member))
-
-    def protocol_problem(self, bench: Benchmark, item: EvidenceItem) -> str | None:
-        if item.source_kind == MEASURED_KIND:  # the harness here runs each registered set one way
-            return None
-        # A row that does not state its shots or variant is taken as the benchmark's own protocol (leaderboards name
-        # it once, not per row); a row that states another one is not comparable.
-        if bench.n_shot is not None and item.shots is not None and item.shots != bench.n_shot:
-            return f"incomparable protocol: {item.shots}-shot, {bench.name} is {bench.n_shot}-shot"
-        if item.variant is not None and item.variant != _norm(bench.variant):
-            return f"incomparable protocol: {item.variant}, {bench.name} is {bench.variant or 'plain'}"
-        return None
 
     def _key(self, bench_id: str, item: EvidenceItem, bench: Benchmark | None) -> tuple[Any, ...]:
         key: tuple[Any, ...] = (bench_id, item.metric, item.higher_is_better)
@@ -324,69 +229,38 @@ class _Matcher:
         return found
 
     def _place(self, item: EvidenceItem) -> tuple[list[Placement], str | None]:
-        """Every (benchmark, group key, aggregate member) the row counts for, or why it counts for none.
-
-        A row for another task counts only on a benchmark of this task that reads its dataset and names no variant
-        (MTEB results serve feature-extraction and sentence-similarity alike); a benchmark with a variant (e.g. SST-2
-        after fine-tuning, for fill-mask) needs rows that say so."""
+        """Every (benchmark, group key, aggregate member, note) the row counts for, or why it counts for none."""
         other_task = item.task_id is not None and item.task_id != self.task_id
-        off_task = f"off-task: measures {item.task_id}"
         placements: list[Placement] = []
         reasons: list[str] = []
-        spellings = _spellings(item)
-        seen: set[str] = set()
-        for spelling in spellings:
-            for bench in self.by_dataset.get(spelling, []):
-                if bench.id in seen:
-                    continue
-                seen.add(bench.id)
-                config = None if spelling != spellings[0] else bench.config
-                reason = self._check(bench, item, bench.metric, config, bench.splits)
-                if not reason and other_task and bench.variant and item.variant != _norm(bench.variant):
-                    reason = off_task
-                if reason:
-                    reasons.append(reason)
-                else:
-                    placements.append((bench, self._key(bench.id, item, bench), None))
-        for bench, member in self.member_of.get(spellings[0], []):
-            if item.source_kind == MEASURED_KIND:
-                break  # an aggregate is a published suite: a set measured here is compared on its own
-            if not _same_config(member.config, item.dataset_config):
-                continue  # another subset of the same dataset (STS17 en-de is not the member STS17 en-en)
-            splits = (member.split,) if member.split else bench.splits
-            reason = self._check(bench, item, member.metric or bench.metric, None, splits)
-            if not reason and other_task and bench.variant and item.variant != _norm(bench.variant):
-                reason = off_task
+        dataset = item.dataset.lower()
+        for bench in self.by_dataset.get(dataset, []):
+            reason = result_problem(bench, item, self.task_id)
             if reason:
                 reasons.append(reason)
-                continue
-            key = (bench.id, "aggregate", bench.n_shot, bench.variant, item.higher_is_better)
-            placements.append((bench, key, member))
+            else:
+                placements.append((bench, self._key(bench.id, item, bench), None, split_note(bench, item)))
+        if item.source_kind != MEASURED_KIND:  # member_problem refuses it: a set measured here stands alone
+            for bench, member in self.member_of.get(dataset, []):
+                reason = member_problem(bench, member, item, self.task_id)
+                if reason:
+                    reasons.append(reason)
+                    continue
+                key = (bench.id, "aggregate", bench.n_shot, bench.variant, item.higher_is_better)
+                placements.append((bench, key, member, split_note(bench, item, member)))
         if placements:
             return placements, None
+        reasons = [r for r in reasons if not r.startswith("not on ")]  # another config of a listed dataset name
         if other_task:
-            return [], off_task
+            return [], next((r for r in reasons if r.startswith("off-task")), f"off-task: measures {item.task_id}")
         if reasons:
             return [], reasons[0]
         if item.source_kind == MEASURED_KIND or not self.benchmarks:
             # a set measured here that no benchmark names, or a task without curated benchmarks: rows are grouped
             # as they come, by dataset, config, split, metric, direction and protocol
-            where = "/".join(p for p in (item.dataset.lower(), _norm(item.dataset_config), _norm(item.split)) if p)
-            return [(None, self._key(f"~{where}", item, None), None)], None
+            where = "/".join(p.strip().lower() for p in (item.dataset, item.dataset_config, item.split) if p)
+            return [(None, self._key(f"~{where}", item, None), None, None)], None
         return [], "not on one of the task's benchmarks (catalog.yaml)"
-
-    def _check(
-        self, bench: Benchmark, item: EvidenceItem, metric: str | None, config: str | None, splits: Sequence[str]
-    ) -> str | None:
-        if metric and item.metric.lower() != metric.lower():
-            return f"other metric: {item.metric}, {bench.name} uses {metric}"
-        if bench.higher_is_better is not None and bench.higher_is_better != item.higher_is_better:
-            return f"incomparable direction on {bench.name}"
-        if config and item.source_kind != MEASURED_KIND and not _same_config(config, item.dataset_config):
-            return f"other config: {item.dataset_config or 'none stated'}, {bench.name} uses {config}"
-        if splits and item.split is not None and item.split.lower() not in {s.lower() for s in splits}:
-            return f"other split: {item.split}, {bench.name} uses {', '.join(splits)}"
-        return self.protocol_problem(bench, item)
 
 
 def _percentiles(values: Mapping[str, float], higher_is_better: bool) -> dict[str, float]:
@@ -427,15 +301,17 @@ def assess(
                 continue
             if q.shown is None or _preference(item) < _preference(q.shown):
                 q.shown = item
-                bench, _, member = placements[0]
+                bench, _, member, _ = placements[0]
                 if bench is not None and member is not None:  # one task of an aggregate: never the aggregate's value
                     q.shown_on, q.shown_label = f"{item.dataset} (part of {bench.name})", None
                 elif bench is not None:
                     q.shown_on, q.shown_label = bench.name, bench.label_for(item.metric)
                 else:
                     q.shown_on, q.shown_label = item.dataset_label or item.dataset, None
-            for bench, key, member in placements:
+            for bench, key, member, note in placements:
                 group_bench[key] = bench
+                if note:
+                    q.notes[item.key] = note
                 if member is not None:
                     aggregates.setdefault(key, {}).setdefault(model, {}).setdefault(member, []).append(item)
                 else:

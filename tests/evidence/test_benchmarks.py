@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from catalog.evidence.benchmarks import aggregate_coverage, matches
+from catalog.evidence.benchmarks import (
+    SPLIT_NOT_STATED,
+    aggregate_coverage,
+    as_benchmark,
+    matches,
+    problem,
+    split_note,
+)
 
 
 @dataclass
@@ -56,7 +63,15 @@ def test_dataset_config_split_metric_and_protocol_must_agree(benchmarks: dict[st
     assert not matches(sst2, Row("glue", "accuracy", dataset_config="cola", split="validation"))
     assert matches(sst2, Row("sst2", "accuracy"))  # a measured run on the registered dev set names no split
     assert not matches(sst2, Row("sst2", "accuracy", split="train"))
-    assert not matches(conll, Row("conll2003", "seqeval-f1"))  # CoNLL-03 names its split: unstated is not test
+    # a row that names no split is taken (model cards mostly omit it and report test), with a note ...
+    assert matches(conll, Row("conll2003", "seqeval-f1"))
+    assert split_note(as_benchmark(conll), Row("conll2003", "seqeval-f1")) == SPLIT_NOT_STATED
+    # ... unless the benchmark declares what such a figure is (SST-2: only dev has labels)
+    assert split_note(as_benchmark(sst2), Row("sst2", "accuracy")) is None
+    assert problem(conll, Row("conll2003", "seqeval-f1", split="validation")) == (
+        "other split: validation, CoNLL-03 uses test"
+    )
+    assert problem(sst2, Row("sst2", "accuracy", split="train")) == "other split: train, SST-2 uses validation, dev"
     mmlu = benchmarks["text-generation/openllm-v1-mmlu"]
     assert matches(mmlu, Row("cais/mmlu", "accuracy", n_shot=5))
     assert not matches(mmlu, Row("cais/mmlu", "accuracy", n_shot=0))
@@ -72,3 +87,34 @@ def test_aggregate_counts_only_complete_coverage(benchmarks: dict[str, dict]) ->
     assert full.complete and full.mean == pytest.approx(0.5)
     partial = aggregate_coverage(classic, rows[:-1])
     assert not partial.complete and partial.mean is None and len(partial.missing) == 1
+
+
+def test_protocol_variants_are_normalised_one_way(benchmarks: dict[str, dict]) -> None:
+    """A row's shots may be written in its protocol; its variant is compared without them, case and separators
+    aside (the ranking reads rows by this same rule)."""
+    mmlu = benchmarks["text-generation/openllm-v1-mmlu"]
+    assert matches(mmlu, Row("cais/mmlu", "accuracy", protocol="5-shot"))
+    assert problem(mmlu, Row("cais/mmlu", "accuracy", protocol="0-shot")) == (
+        "incomparable protocol: 0-shot, OpenLLM-v1 MMLU is 5-shot"
+    )
+    assert problem(mmlu, Row("cais/mmlu", "accuracy", protocol="5-shot, Chain-of-Thought")) == (
+        "incomparable protocol: chain-of-thought, OpenLLM-v1 MMLU is plain"
+    )
+    spacy = next(b for key, b in benchmarks.items() if (b.get("protocol") or {}).get("variant") == "spacy-meta")
+    dataset, _, config = spacy["datasets"][0].partition(":")
+    assert matches(spacy, Row(dataset, spacy["metric"], dataset_config=config or None, protocol="SpaCy-Meta"))
+    assert not matches(spacy, Row(dataset, spacy["metric"], dataset_config=config or None, protocol="Other Meta"))
+
+
+def test_another_tasks_row_counts_only_without_a_variant() -> None:
+    tuned = {"id": "sst2-ft", "name": "SST-2 (fine-tuned)", "datasets": ["glue:sst2"], "metric": "accuracy",
+             "protocol": {"variant": "fine-tuned"}}  # fmt: skip
+
+    @dataclass
+    class TaskRow(Row):
+        task_id: str | None = None
+
+    row = TaskRow("glue", "accuracy", dataset_config="sst2", split="validation", task_id="text-classification")
+    assert problem(tuned, row, "fill-mask") == "off-task: measures text-classification"
+    row.protocol = "fine-tuned"
+    assert matches(tuned, row, "fill-mask")
