@@ -253,3 +253,46 @@ def test_family_prior_against_evaluated_members(evidence_url: str, capsys: pytes
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     assert lines
+
+
+@pytest.mark.perf
+def test_evidence_rows_reaching_catalog_models(evidence_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """How many evidence rows name a catalog model as written, and how many more reach one through
+    catalog.evidence.identity (pre-2024 Hub ids, case); then the ranking's evidence read per task (in process)."""
+    import statistics
+    import time
+
+    from catalog.db.schema import evidence, model_tasks
+    from catalog.evidence.identity import ModelIds
+    from catalog.recommend.engine import _evidence
+
+    db = open_database(evidence_url)
+    with db.connect() as conn:
+        ids = ModelIds(conn.execute(select(models.c.id)).scalars())
+        counts: dict[str, int] = {}
+        for (model_id,) in conn.execute(select(evidence.c.model_id)):
+            counts[model_id] = counts.get(model_id, 0) + 1
+        reads = []
+        for task in ("token-classification", "feature-extraction", "text-generation"):
+            candidates = set(
+                conn.execute(select(model_tasks.c.model_id).where(model_tasks.c.task_id == task)).scalars()
+            )
+            benchmarks = task_benchmarks(conn, task)
+            timings = []
+            for _ in range(5):
+                start = time.perf_counter()
+                found = _evidence(conn, task, candidates, benchmarks)
+                timings.append(time.perf_counter() - start)
+            rows = sum(len(v) for v in found.values())
+            reads.append(f"[ranking] evidence read {task}: {len(candidates)} candidates, {rows} rows, median "
+                         f"{statistics.median(timings) * 1000:.1f} ms (measured here, in process)")  # fmt: skip
+    db.dispose()
+    as_written = sum(n for m, n in counts.items() if m in ids.ids)
+    mapped = {m: ids.resolve(m) for m in counts if m not in ids.ids}
+    more = sum(counts[m] for m, target in mapped.items() if target is not None)
+    with capsys.disabled():
+        print(f"\n[ranking] evidence rows naming a catalog model: {as_written} of {sum(counts.values())} as written, "
+              f"{more} more through legacy ids / case ({sum(1 for t in mapped.values() if t)} ids: "
+              f"{', '.join(sorted(m for m, t in mapped.items() if t)[:8])} ...)")  # fmt: skip
+        print("\n".join(reads))
+    assert as_written + more <= sum(counts.values())
