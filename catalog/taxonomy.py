@@ -72,8 +72,9 @@ class BenchmarkComponent(_Strict):
 class BenchmarkSpec(_Strict):
     """A benchmark that defines quality for a task. Evidence matches it when its dataset is one of `datasets`
     (case-insensitive), its config equals `config` (when set), its split is one of `splits` (empty: any), its
-    canonical metric is `metric` and its protocol matches ("unstated" among `splits` also accepts rows that name
-    no split). An aggregate lists its components instead."""
+    canonical metric is `metric` and its protocol matches (catalog/evidence/benchmarks.py holds the rule). A row
+    that names no split is taken, marked "split not stated" unless "unstated" is among `splits` (the benchmark says
+    what such a figure is). An aggregate lists its components instead."""
 
     id: str = Field(pattern=_ID_PATTERN)
     name: str = Field(min_length=1, max_length=24, description="short display label, e.g. CoNLL-03")
