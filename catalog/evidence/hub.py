@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from catalog.db.schema import evidence, evidence_sources, utcnow
 from catalog.evidence.importers.modelcard import model_index_items
 from catalog.evidence.records import EvidenceRecord, Parsed, SourceInfo
-from catalog.evidence.store import _row
+from catalog.evidence.store import _row, register_source
 
 SOURCE = SourceInfo(key="hub-sync", kind="model-card", name="hub-sync", format="hub-model-index", location="Hub API")
 
@@ -45,39 +45,21 @@ def store_hub_evidence(connection: Connection, items: Sequence[tuple[str, Sequen
 
     names = task_names(connection)
     if connection.execute(select(evidence_sources.c.key).where(evidence_sources.c.key == SOURCE.key)).first() is None:
-        connection.execute(
-            evidence_sources.insert().values(
-                key=SOURCE.key,
-                kind=SOURCE.kind,
-                name=SOURCE.name,
-                format=SOURCE.format,
-                location=SOURCE.location,
-                imported_at=utcnow(),
-                rows_read=0,
-                rows_imported=0,
-                skipped={},
-            )
-        )
+        register_source(connection, SOURCE)
     model_ids = [model_id for model_id, _ in items]
     connection.execute(delete(evidence).where(evidence.c.source_key == SOURCE.key, evidence.c.model_id.in_(model_ids)))
     parsed = Parsed(source=SOURCE, items=iter(()))
-    rows = []
+    seen: set[tuple[Any, ...]] = set()
+    unique = []
     for model_id, reported in items:
         if not reported:
             continue
         for item in model_index_items(
             model_id, _model_index(reported), names, source_url=f"https://huggingface.co/{model_id}"
         ):
-            if isinstance(item, EvidenceRecord):
-                rows.append(_row(item, parsed))
-    seen: set[tuple[Any, ...]] = set()
-    unique = []
-    for row in rows:
-        key = (row["model_id"], row["task_id"], row["dataset"].lower(), row["dataset_config"], row["split"],
-               row["metric"], row["n_shot"], row["protocol"])  # fmt: skip
-        if key not in seen:
-            seen.add(key)
-            unique.append(row)
+            if isinstance(item, EvidenceRecord) and item.identity() not in seen:  # as an import drops duplicates
+                seen.add(item.identity())
+                unique.append(_row(item, parsed))
     if unique:
         connection.execute(evidence.insert(), unique)
     total = connection.execute(

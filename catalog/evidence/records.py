@@ -8,7 +8,7 @@ or a Skipped with the reason.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -98,6 +98,13 @@ class Parsed:
     total: int | None = None  # units of progress (files, rows), when known up front
     progress_unit: str = "rows"
     ticks: list[int] = field(default_factory=lambda: [0])  # importers add to ticks[0] as they advance
+
+    @classmethod
+    def ticking(cls, source: SourceInfo, total: int, unit: str, items: Callable[[Parsed], Iterator[Item]]) -> Parsed:
+        """A source read in units (files, cards) that `items(parsed)` counts in parsed.ticks as it goes."""
+        parsed = cls(source=source, items=iter(()), total=total, progress_unit=unit)
+        parsed.items = items(parsed)
+        return parsed
 
 
 @dataclass

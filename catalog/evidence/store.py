@@ -14,12 +14,31 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from catalog.db.schema import evidence, evidence_sources, reported_facts, utcnow
-from catalog.evidence.records import EvidenceRecord, FactRecord, ImportReport, Parsed, Skipped
+from catalog.evidence.records import EvidenceRecord, FactRecord, ImportReport, Parsed, Skipped, SourceInfo
 
 if TYPE_CHECKING:
     from catalog.db.engine import Database
 
 _BATCH = 1000
+
+
+def register_source(connection: Connection, source: SourceInfo) -> None:
+    """The source's evidence_sources row, with nothing imported yet (counts are set when its rows are written)."""
+    connection.execute(
+        evidence_sources.insert().values(
+            key=source.key,
+            kind=source.kind,
+            name=source.name,
+            format=source.format,
+            location=source.location,
+            revision=source.revision,
+            published_at=source.published_at,
+            imported_at=utcnow(),
+            rows_read=0,
+            rows_imported=0,
+            skipped={},
+        )
+    )
 
 
 def _row(record: EvidenceRecord, parsed: Parsed) -> dict[str, Any]:
@@ -62,21 +81,7 @@ def write_source(connection: Connection, parsed: Parsed, progress: Callable[[int
     connection.execute(delete(evidence).where(evidence.c.source_key == source.key))
     connection.execute(delete(reported_facts).where(reported_facts.c.source_key == source.key))
     connection.execute(delete(evidence_sources).where(evidence_sources.c.key == source.key))
-    connection.execute(
-        evidence_sources.insert().values(
-            key=source.key,
-            kind=source.kind,
-            name=source.name,
-            format=source.format,
-            location=source.location,
-            revision=source.revision,
-            published_at=source.published_at,
-            imported_at=utcnow(),
-            rows_read=0,
-            rows_imported=0,
-            skipped={},
-        )
-    )
+    register_source(connection, source)
     seen: dict[tuple[Any, ...], float] = {}
     facts: dict[tuple[str, str], Any] = {}
     batch: list[dict[str, Any]] = []

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.errors import EvidenceError, suggest
+from catalog.evidence.records import SourceInfo
 
 # name -> module, in detection order (the first whose detect() accepts a path wins)
 FORMATS: dict[str, str] = {
@@ -84,3 +85,48 @@ def parse_date(value: Any) -> datetime | None:
 
 def source_key(fmt: str, location: str, context: ImportContext) -> str:
     return context.key or f"{fmt}:{location}"
+
+
+def source_info(
+    fmt: str,
+    location: str,
+    context: ImportContext,
+    *,
+    kind: str,
+    name: str,
+    revision: str | None = None,
+    published_at: datetime | None = None,
+) -> SourceInfo:
+    """The source an import reads: the format's default kind and name, unless the caller chose others."""
+    return SourceInfo(
+        key=source_key(fmt, location, context),
+        kind=context.kind or kind,
+        name=context.name or name,
+        format=fmt,
+        location=location,
+        revision=revision,
+        published_at=published_at,
+    )
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV file's header and rows (blank lines skipped), or EvidenceError for an empty file or a row whose
+    field count is not the header's (a truncated or malformed file: nothing is imported)."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(read_text(path)))
+    header = next(reader, None)
+    if not header:
+        raise EvidenceError(f"{path}: empty file; nothing was imported.")
+    rows = []
+    for line, values in enumerate(reader, start=2):
+        if not values:
+            continue
+        if len(values) != len(header):
+            raise EvidenceError(
+                f"{path}: line {line} has {len(values)} fields, the header {len(header)} (truncated or malformed "
+                "file); nothing was imported."
+            )
+        rows.append(dict(zip(header, values, strict=True)))
+    return header, rows

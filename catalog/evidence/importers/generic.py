@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog.errors import EvidenceError
-from catalog.evidence.importers import ImportContext, parse_date, read_text, source_key
-from catalog.evidence.records import Item, Parsed, Skipped, SourceInfo, result
+from catalog.evidence.importers import ImportContext, parse_date, read_text, source_info
+from catalog.evidence.records import Item, Parsed, Skipped, result
 from catalog.evidence.registry import canonical_task
 
 FORMAT = "generic"
@@ -132,11 +132,5 @@ def _items(path: Path, context: ImportContext, kind: str) -> Iterator[Item]:
 def parse(location: str, context: ImportContext) -> Parsed:
     path = Path(location)
     kind = context.kind or "user"
-    source = SourceInfo(
-        key=source_key(FORMAT, str(path.resolve()), context),
-        kind=kind,
-        name=context.name or path.stem,
-        format=FORMAT,
-        location=str(path.resolve()),
-    )
+    source = source_info(FORMAT, str(path.resolve()), context, kind=kind, name=path.stem)
     return Parsed(source=source, items=_items(path, context, kind))

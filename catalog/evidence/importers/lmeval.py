@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog.errors import EvidenceError
-from catalog.evidence.importers import ImportContext, read_text, source_key
-from catalog.evidence.records import Item, Parsed, Skipped, SourceInfo, result
+from catalog.evidence.importers import ImportContext, read_text, source_info
+from catalog.evidence.records import Item, Parsed, Skipped, result
 
 FORMAT = "lm-eval"
 TASK_ID = "text-generation"
@@ -114,11 +114,5 @@ def parse(location: str, context: ImportContext) -> Parsed:
         raise EvidenceError(
             f"{path}: names no model (model_name or config.model_args pretrained=); use the generic format."
         )
-    source = SourceInfo(
-        key=source_key(FORMAT, str(path), context),
-        kind=context.kind or "measured",
-        name=context.name or path.stem,
-        format=FORMAT,
-        location=str(path),
-    )
+    source = source_info(FORMAT, str(path), context, kind="measured", name=path.stem)
     return Parsed(source=source, items=_items(path, data))

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog.errors import EvidenceError
-from catalog.evidence.importers import ImportContext, source_key
-from catalog.evidence.records import EvidenceRecord, Item, Parsed, Skipped, SourceInfo, result
+from catalog.evidence.importers import ImportContext, source_info
+from catalog.evidence.records import EvidenceRecord, Item, Parsed, Skipped, result
 from catalog.evidence.registry import canonical_task
 
 FORMAT = "model-card"
@@ -156,13 +156,6 @@ def parse(location: str, context: ImportContext) -> Parsed:
     cards = _cards(path)
     if not cards:
         raise EvidenceError(f"{path}: no README.md model cards (expected ORG/NAME/README.md below it).")
-    source = SourceInfo(
-        key=source_key(FORMAT, str(path), context),
-        kind=context.kind or "model-card",
-        name=context.name or ("model-card" if path.is_file() else path.name),
-        format=FORMAT,
-        location=str(path),
-    )
-    parsed = Parsed(source=source, items=iter(()), total=len(cards), progress_unit="cards")
-    parsed.items = _items(path, context, parsed)
-    return parsed
+    source = source_info(FORMAT, str(path), context, kind="model-card",
+                         name="model-card" if path.is_file() else path.name)  # fmt: skip
+    return Parsed.ticking(source, len(cards), "cards", lambda parsed: _items(path, context, parsed))

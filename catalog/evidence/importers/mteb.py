@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog.errors import EvidenceError
-from catalog.evidence.importers import ImportContext, source_key
-from catalog.evidence.records import FactRecord, Item, Parsed, Skipped, SourceInfo, result
+from catalog.evidence.importers import ImportContext, source_info
+from catalog.evidence.records import FactRecord, Item, Parsed, Skipped, result
 
 FORMAT = "mteb"
 TASK_ID = "feature-extraction"  # MTEB measures text embeddings; sentence-similarity reads the same datasets
@@ -239,13 +239,5 @@ def parse(location: str, context: ImportContext) -> Parsed:
     total = sum(1 for _ in _root(path).glob("*/*/*.json")) if path.is_dir() else 0
     if total == 0 and path.is_dir():
         total = sum(1 for _ in _root(path).glob("*/*.json"))
-    source = SourceInfo(
-        key=source_key(FORMAT, str(path), context),
-        kind=context.kind or "leaderboard",
-        name=context.name or "mteb-results",
-        format=FORMAT,
-        location=str(path),
-    )
-    parsed = Parsed(source=source, items=iter(()), total=total, progress_unit="files")
-    parsed.items = _items(path, context, parsed)
-    return parsed
+    source = source_info(FORMAT, str(path), context, kind="leaderboard", name="mteb-results")
+    return Parsed.ticking(source, total, "files", lambda parsed: _items(path, context, parsed))

@@ -10,14 +10,12 @@ when the model has every language column. RTFx and size are reported facts, the 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from catalog.errors import EvidenceError
-from catalog.evidence.importers import ImportContext, read_text, source_key
-from catalog.evidence.records import FactRecord, Item, Parsed, Skipped, SourceInfo, result
+from catalog.evidence.importers import ImportContext, read_csv, source_info
+from catalog.evidence.records import FactRecord, Item, Parsed, Skipped, result
 
 FORMAT = "open-asr-leaderboard"
 TASK_ID = "automatic-speech-recognition"
@@ -99,25 +97,8 @@ def _items(path: Path, rows: list[dict[str, str]], header: list[str]) -> Iterato
 
 def parse(location: str, context: ImportContext) -> Parsed:
     path = Path(location).resolve()
-    reader = csv.reader(io.StringIO(read_text(path)))
-    header = next(reader, None)
-    if not header or not any(h.strip().lower() in _MODEL_COLUMNS for h in header):
+    header, rows = read_csv(path)
+    if not any(h.strip().lower() in _MODEL_COLUMNS for h in header):
         raise EvidenceError(f"{path}: no model_id column in the header; not an Open ASR Leaderboard table.")
-    rows: list[dict[str, Any]] = []
-    for line, values in enumerate(reader, start=2):
-        if not values:
-            continue
-        if len(values) != len(header):
-            raise EvidenceError(
-                f"{path}: line {line} has {len(values)} fields, the header {len(header)} (truncated or malformed "
-                "file); nothing was imported."
-            )
-        rows.append(dict(zip(header, values, strict=True)))
-    source = SourceInfo(
-        key=source_key(FORMAT, str(path), context),
-        kind=context.kind or "leaderboard",
-        name=context.name or f"open-asr-leaderboard/{path.stem}",
-        format=FORMAT,
-        location=str(path),
-    )
+    source = source_info(FORMAT, str(path), context, kind="leaderboard", name=f"open-asr-leaderboard/{path.stem}")
     return Parsed(source=source, items=_items(path, rows, header), total=len(rows))

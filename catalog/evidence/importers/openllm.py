@@ -14,7 +14,6 @@ and is not imported.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -24,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog.errors import EvidenceError
-from catalog.evidence.importers import ImportContext, parse_date, read_text, source_key
-from catalog.evidence.records import FactRecord, Item, Parsed, Skipped, SourceInfo, result
+from catalog.evidence.importers import ImportContext, parse_date, read_csv, read_text, source_info
+from catalog.evidence.records import FactRecord, Item, Parsed, Skipped, result
 
 FORMAT = "open-llm-leaderboard"
 TASK_ID = "text-generation"
@@ -149,21 +148,7 @@ def _items(rows: list[dict[str, Any]], published: datetime | None) -> Iterator[I
 
 
 def _csv_rows(path: Path) -> list[dict[str, Any]]:
-    text = read_text(path)
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if not header:
-        raise EvidenceError(f"{path}: empty file; nothing was imported.")
-    rows = []
-    for line, values in enumerate(reader, start=2):
-        if not values:
-            continue
-        if len(values) != len(header):
-            raise EvidenceError(
-                f"{path}: line {line} has {len(values)} fields, the header {len(header)} (truncated or malformed "
-                "file); nothing was imported."
-            )
-        rows.append(dict(zip(header, values, strict=True)))
+    header, rows = read_csv(path)
     if not _score_columns(header):
         raise EvidenceError(f"{path}: no Open LLM Leaderboard score columns (ARC, HellaSwag, MMLU ...) in the header.")
     return rows
@@ -183,14 +168,8 @@ def parse(location: str, context: ImportContext) -> Parsed:
     path = Path(location).resolve()
     rows = _csv_rows(path)
     published = _date_from_name(path)
-    source = SourceInfo(
-        key=source_key(FORMAT, str(path), context),
-        kind=context.kind or "leaderboard",
-        name=context.name or "open-llm-leaderboard",
-        format=FORMAT,
-        location=str(path),
-        published_at=published,
-    )
+    source = source_info(FORMAT, str(path), context, kind="leaderboard", name="open-llm-leaderboard",
+                         published_at=published)  # fmt: skip
     return Parsed(source=source, items=_items(rows, published), total=len(rows))
 
 
@@ -252,13 +231,6 @@ def parse_hub(location: str, context: ImportContext) -> Parsed:
         ) from exc
     published = info.last_modified.replace(tzinfo=None) if info.last_modified else None
     canonical = f"hf://datasets/{repo_id}" + (f"/{filename}" if filename else "")
-    source = SourceInfo(
-        key=source_key(FORMAT, canonical, context),
-        kind=context.kind or "leaderboard",
-        name=context.name or repo_id,
-        format=FORMAT,
-        location=canonical,
-        revision=info.sha,
-        published_at=published,
-    )
+    source = source_info(FORMAT, canonical, context, kind="leaderboard", name=repo_id, revision=info.sha,
+                         published_at=published)  # fmt: skip
     return Parsed(source=source, items=_items(rows, published), total=len(rows))

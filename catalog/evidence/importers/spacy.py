@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog.errors import EvidenceError
-from catalog.evidence.importers import ImportContext, read_text, source_key
-from catalog.evidence.records import FactRecord, Item, Parsed, Skipped, SourceInfo, result
+from catalog.evidence.importers import ImportContext, read_text, source_info
+from catalog.evidence.records import FactRecord, Item, Parsed, Skipped, result
 
 FORMAT = "spacy-meta"
 TASK_ID = "token-classification"
@@ -118,13 +118,5 @@ def parse(location: str, context: ImportContext) -> Parsed:
     files = _files(path)
     if not files:
         raise EvidenceError(f"{path}: no spaCy meta JSON files.")
-    source = SourceInfo(
-        key=source_key(FORMAT, str(path), context),
-        kind=context.kind or "model-card",
-        name=context.name or "spacy-models",
-        format=FORMAT,
-        location=str(path),
-    )
-    parsed = Parsed(source=source, items=iter(()), total=len(files), progress_unit="files")
-    parsed.items = _items(files, parsed)
-    return parsed
+    source = source_info(FORMAT, str(path), context, kind="model-card", name="spacy-models")
+    return Parsed.ticking(source, len(files), "files", lambda parsed: _items(files, parsed))

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from catalog.errors import EvidenceError
-from catalog.evidence.importers import ImportContext, read_text, source_key
-from catalog.evidence.records import Item, Parsed, Skipped, SourceInfo, result
+from catalog.evidence.importers import ImportContext, read_text, source_info
+from catalog.evidence.records import Item, Parsed, Skipped, result
 
 FORMAT = "tner"
 TASK_ID = "token-classification"
@@ -99,11 +99,5 @@ def _items(path: Path, text: str) -> Iterator[Item]:
 def parse(location: str, context: ImportContext) -> Parsed:
     path = Path(location).resolve()
     text = read_text(path)
-    source = SourceInfo(
-        key=source_key(FORMAT, str(path), context),
-        kind=context.kind or "model-card",
-        name=context.name or "tner-model-card",
-        format=FORMAT,
-        location=str(path),
-    )
+    source = source_info(FORMAT, str(path), context, kind="model-card", name="tner-model-card")
     return Parsed(source=source, items=_items(path, text))
