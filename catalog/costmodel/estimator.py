@@ -6,7 +6,6 @@ the largest batch, the expected tokens/s).
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -431,7 +430,3 @@ def advice(
             else f"no dtype or quantisation fits in {where} ({memory_limit_bytes / 2**30:.1f} GiB) at this context"
         ),
     }
-
-
-def median_abs(values: list[float]) -> float | None:
-    return statistics.median(abs(v) for v in values) if values else None

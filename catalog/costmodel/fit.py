@@ -20,7 +20,6 @@ estimated from its own run.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +110,7 @@ class Fit:
         for pool, scope in pools:
             if pool:
                 runs = sum(n for _, n in pool)
-                value = statistics.median([e for e, _ in pool])
+                value = median([e for e, _ in pool])
                 return Efficiency(value, runs, f"{scope}; no {kind} {dtype} runs")
         return Efficiency(PRIOR_EFFICIENCY[regime], 0, "prior")
 
@@ -139,6 +138,16 @@ class Fit:
             "observations": self.observations,
             "cases": self.cases,
         }
+
+
+def median(values: Iterable[float]) -> float:
+    """The median (statistics.median without importing statistics, which pulls in fractions and decimal: this
+    module is on `catalog recommend`'s path)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("median of no values")
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def ideal_ms(profile: Profile, dtype: str, flops: float, bytes_: float, calls: int = 1) -> tuple[float, float]:
@@ -279,6 +288,6 @@ def fit(
 def _memory(result: Fit, memory: Iterable[MemoryObservation], exclude: tuple[str, int, int] | None) -> Fit:
     extra = [m.measured_mb - m.modelled_mb for m in memory if m.case != exclude and m.measured_mb > 0]
     if extra:
-        result.memory_overhead_mb = max(0.0, statistics.median(extra))
+        result.memory_overhead_mb = max(0.0, median(extra))
         result.memory_runs = len(extra)
     return result
