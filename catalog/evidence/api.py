@@ -115,9 +115,14 @@ def list_evidence(
 ) -> list[EvidenceRow]:
     """Evidence rows filtered by model id, task (id or alias) and benchmark id of that task (or of any task)."""
     from catalog.evidence.benchmarks import matches, parse_benchmarks
-    from catalog.evidence.query import evidence_for_task, task_benchmarks
+    from catalog.evidence.query import evidence_for_model, evidence_for_task, task_benchmarks
 
     with db.connect() as connection:
+        if model:  # a pre-2024 Hub id or another case names the catalog's model, as in the stored rows
+            from catalog.db.schema import models
+            from catalog.evidence.identity import ModelIds
+
+            model = ModelIds(connection.execute(select(models.c.id)).scalars()).resolve(model) or model
         task_id = None
         if task:
             from catalog.queries import resolve_task
@@ -127,10 +132,11 @@ def list_evidence(
             grouped = evidence_for_task(connection, task_id, [model] if model else None, with_details=True)
             rows = [row for group in grouped.values() for row in group]
         else:
-            statement = select(*_COLUMNS).order_by(evidence.c.model_id, evidence.c.task_id, evidence.c.dataset)
             if model:
-                statement = statement.where(evidence.c.model_id == model)
-            rows = list(_rows(connection, statement))
+                rows = evidence_for_model(connection, model)
+            else:
+                statement = select(*_COLUMNS).order_by(evidence.c.model_id, evidence.c.task_id, evidence.c.dataset)
+                rows = list(_rows(connection, statement))
         if benchmark:
             candidates = (
                 [(task_id, b) for b in task_benchmarks(connection, task_id)]

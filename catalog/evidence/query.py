@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, text
 from sqlalchemy.engine import Connection
 
 from catalog.db.schema import evidence, tasks
+
+if TYPE_CHECKING:
+    from catalog.evidence.identity import ModelIds
 
 _CHUNK = 900  # bound parameters per IN list (SQLite's default limit is 32,766; PostgreSQL's 65,535)
 
@@ -110,33 +113,40 @@ def evidence_for_task(
     *,
     with_details: bool = False,
 ) -> dict[str, list[EvidenceRow]]:
-    """model id -> the rows that bear on `task_id` (optionally only for `model_ids`). `details` (upstream
-    revision, column names ...) is read only with with_details=True: the ranking does not need it."""
+    """model id -> the rows that bear on `task_id` (optionally only for `model_ids`, rows naming one of them by a
+    pre-2024 Hub id or in lower case included, keyed by the catalog id). `details` (upstream revision, column names
+    ...) is read only with with_details=True: the ranking does not need it."""
     condition = task_condition(connection, task_id, task_benchmarks(connection, task_id))
     columns = _COLUMNS if with_details else _LIGHT_COLUMNS
     order = (evidence.c.model_id, evidence.c.source_date.desc(), evidence.c.id)
     result: dict[str, list[EvidenceRow]] = {}
     if model_ids is None:
-        statements = [select(*columns).where(condition).order_by(*order)]
-    else:
-        ids = sorted(set(model_ids))
-        statements = [
-            select(*columns).where(condition, evidence.c.model_id.in_(ids[i : i + _CHUNK])).order_by(*order)
-            for i in range(0, len(ids), _CHUNK)
-        ]
-    for statement in statements:
-        for row in _rows(connection, statement, with_details):
+        for row in _rows(connection, select(*columns).where(condition).order_by(*order), with_details):
             result.setdefault(row.model_id, []).append(row)
+        return result
+    catalog = _catalog_ids(connection)
+    wanted = set(model_ids)
+    names = sorted(catalog.spellings(wanted) | wanted)
+    for i in range(0, len(names), _CHUNK):
+        statement = select(*columns).where(condition, evidence.c.model_id.in_(names[i : i + _CHUNK])).order_by(*order)
+        for row in _rows(connection, statement, with_details):
+            model_id = row.model_id if row.model_id in wanted else catalog.resolve(row.model_id)
+            if model_id in wanted:
+                result.setdefault(model_id, []).append(row)
     return result
+
+
+def _catalog_ids(connection: Connection) -> ModelIds:
+    from catalog.db.schema import models
+    from catalog.evidence.identity import ModelIds
+
+    return ModelIds(connection.execute(select(models.c.id)).scalars())
 
 
 def evidence_for_model(connection: Connection, model_id: str) -> list[EvidenceRow]:
     """Every row for one model, grouped by task and dataset: rows naming it by its pre-2024 Hub id or in another
     case included (catalog.evidence.identity; their model_id stays as the source wrote it)."""
-    from catalog.db.schema import models
-    from catalog.evidence.identity import ModelIds
-
-    ids = ModelIds(connection.execute(select(models.c.id)).scalars())
+    ids = _catalog_ids(connection)
     statement = (
         select(*_COLUMNS)
         .where(evidence.c.model_id.in_(sorted(ids.spellings([model_id]))))

@@ -8,12 +8,14 @@ database is either as before or holds the complete new import, never a mix.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
-from catalog.db.schema import evidence, evidence_sources, reported_facts, utcnow
+from catalog.db.schema import evidence, evidence_sources, models, reported_facts, utcnow
+from catalog.evidence.identity import ModelIds
 from catalog.evidence.records import EvidenceRecord, FactRecord, ImportReport, Parsed, Skipped, SourceInfo
 
 if TYPE_CHECKING:
@@ -39,6 +41,16 @@ def register_source(connection: Connection, source: SourceInfo) -> None:
             skipped={},
         )
     )
+
+
+def _as_catalog_model(record: EvidenceRecord, ids: ModelIds) -> EvidenceRecord:
+    """The record under the catalog's id for its model where the source spells it otherwise (a pre-2024 Hub id,
+    another case: catalog.evidence.identity); the source's spelling is kept in details as published_as. Rows of
+    models the catalog does not hold yet keep their id, and reads resolve them (the ranking, catalog show)."""
+    model_id = ids.resolve(record.model_id)
+    if model_id is None or model_id == record.model_id:
+        return record
+    return replace(record, model_id=model_id, details={**record.details, "published_as": record.model_id})
 
 
 def _row(record: EvidenceRecord, parsed: Parsed) -> dict[str, Any]:
@@ -82,18 +94,20 @@ def write_source(connection: Connection, parsed: Parsed, progress: Callable[[int
     connection.execute(delete(reported_facts).where(reported_facts.c.source_key == source.key))
     connection.execute(delete(evidence_sources).where(evidence_sources.c.key == source.key))
     register_source(connection, source)
+    ids = ModelIds(connection.execute(select(models.c.id)).scalars())
     seen: dict[tuple[Any, ...], float] = {}
     facts: dict[tuple[str, str], Any] = {}
     batch: list[dict[str, Any]] = []
     last_tick = 0
     for item in parsed.items:
         if isinstance(item, FactRecord):
-            facts[(item.model_id, item.fact)] = item.value
+            facts[(ids.resolve(item.model_id) or item.model_id, item.fact)] = item.value
         elif isinstance(item, Skipped):
             report.rows_read += 1
             report.skipped[item.reason] += 1
         else:
             report.rows_read += 1
+            item = _as_catalog_model(item, ids)
             identity = item.identity()
             if identity in seen:
                 same = abs(seen[identity] - item.value) <= 1e-9

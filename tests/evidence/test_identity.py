@@ -62,3 +62,27 @@ def test_ranking_and_show_read_legacy_rows(db_url: str) -> None:
     used, _ = explain("openai-community/gpt2-medium", "text-generation", db=db).evidence_rows()
     assert "gpt2-medium" in [row["published_as"] for row in used]
     db.dispose()
+
+
+def test_import_stores_the_catalog_id_and_keeps_the_published_one(db_url: str, tmp_path) -> None:
+    from catalog.db import open_database
+    from catalog.evidence.api import import_evidence, list_evidence
+
+    results = tmp_path / "results.csv"
+    results.write_text(
+        "model_id,dataset,metric,value,task,split\n"
+        "GPT2,cais/mmlu,accuracy,0.26,text-generation,test\n"
+        "bert-base-uncased,conll2003,seqeval-f1,0.91,token-classification,test\n"
+        "someone/unknown-model,conll2003,seqeval-f1,0.5,token-classification,test\n"
+    )
+    db = open_database(db_url)
+    report = import_evidence(db, str(results))
+    assert report.rows_imported == 3
+    rows = {r.model_id: r for r in list_evidence(db)}
+    assert rows["openai-community/gpt2"].details["published_as"] == "GPT2"
+    assert rows["google-bert/bert-base-uncased"].details["published_as"] == "bert-base-uncased"
+    assert "published_as" not in rows["someone/unknown-model"].details  # not in the catalog: kept as written
+    found = list_evidence(db, model="gpt2")  # the legacy id names the catalog's model (its curated rows too)
+    assert {r.model_id for r in found} == {"openai-community/gpt2"}
+    assert "GPT2" in [r.details.get("published_as") for r in found]
+    db.dispose()
