@@ -16,24 +16,6 @@ DEVICES = ("cpu", "cuda", "mps")
 DTYPES = ("float32", "bfloat16", "float16")
 
 
-MAX_SHAPE = 2**20  # a batch size or sequence length beyond this is a typo, not a shape to allocate
-
-
-def parse_int_list(text: str, option: str) -> tuple[int, ...]:
-    """'1,8' -> (1, 8); a clear message for anything else."""
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip() and len(part.strip()) <= 30)
-        if len(values) != len([part for part in text.split(",") if part.strip()]):
-            raise ValueError(text)
-    except ValueError:
-        raise UsageError(f"{option} takes comma-separated positive integers such as 1,8, not {text[:40]!r}.") from None
-    if not values or any(v <= 0 for v in values):
-        raise UsageError(f"{option} takes comma-separated positive integers such as 1,8, not {text[:40]!r}.")
-    if any(v > MAX_SHAPE for v in values):
-        raise UsageError(f"{option} values must be at most {MAX_SHAPE:,}, not {max(values)}.")
-    return values
-
-
 def parse_label_map(text: str | None) -> dict[str, str]:
     """--label-map: a JSON object {"POS": "positive"} or pairs POS=positive,NEG=negative (model label -> dataset
     label)."""

@@ -227,3 +227,39 @@ def human_count(value: int | None) -> str:
         if value >= size:
             return f"{value / size:.1f}{unit}"
     return str(value)
+
+
+def human_duration(ms: float | None) -> str:
+    """A duration given in milliseconds, in the unit a person reads best: µs under 0.1 ms, ms under 1 s, seconds up
+    to 120 s, minutes up to 120 min, hours up to 48 h, then days; three significant figures, never an exponent."""
+    if ms is None:
+        return "—"
+    if ms != ms or ms in (float("inf"), float("-inf")):  # NaN or infinite: say so rather than format it
+        return f"{ms} ms"
+    sign, value = ("-", -ms) if ms < 0 else ("", ms)
+    if value == 0:
+        return "0 ms"
+    for limit, scale, unit in (
+        (0.1, 1e-3, "µs"),
+        (1000.0, 1.0, "ms"),
+        (120e3, 1e3, "s"),
+        (120 * 60e3, 60e3, "min"),
+        (48 * 3600e3, 3600e3, "h"),
+    ):
+        if value < limit:
+            return f"{sign}{_three_figures(value / scale)} {unit}"
+    return f"{sign}{_three_figures(value / 86400e3)} d"
+
+
+def _three_figures(value: float) -> str:
+    """Three significant figures without an exponent (0.0425, 4.25, 425, 4250)."""
+    if value == 0:
+        return "0"
+    if value >= 100:
+        return f"{value:.0f}"
+    text = f"{value:.3g}"
+    if "e" in text:  # below 1e-4: fixed point with three significant digits
+        import math
+
+        text = f"{value:.{2 - math.floor(math.log10(value))}f}"
+    return text

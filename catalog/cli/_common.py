@@ -133,6 +133,63 @@ LIMIT = Number(True, minimum=0, maximum=10**9, expected="0 (all) or a positive n
 SEED = whole(0, 2**32 - 1)  # every random generator the harness uses takes a 32-bit seed
 
 
+MAX_SHAPE = 2**20  # a batch size or sequence length beyond this is a typo, not a shape to allocate
+
+
+def parse_int_list(text: str, option: str) -> tuple[int, ...]:
+    """'1,8' -> (1, 8): comma-separated positive whole numbers up to MAX_SHAPE; one clear line for anything else."""
+    from catalog.errors import UsageError
+
+    parts = [part.strip() for part in str(text).split(",") if part.strip()]
+    if not parts or any(len(part) > 30 or not _INTEGER.match(part) for part in parts):
+        raise UsageError(f"{option} takes comma-separated positive integers such as 1,8, not {str(text)[:40]!r}.")
+    values = tuple(int(part) for part in parts)
+    if any(v <= 0 for v in values):
+        raise UsageError(f"{option} takes comma-separated positive integers such as 1,8, not {str(text)[:40]!r}.")
+    if any(v > MAX_SHAPE for v in values):
+        raise UsageError(f"{option} values must be at most {MAX_SHAPE:,}, not {max(values)}.")
+    return values
+
+
+def model_shape_options(*, model_help: str, device_help: str, threads_help: str) -> Callable[[F], F]:
+    """The model and shape options `catalog bench run` and `catalog estimate` share, defined once so that an
+    estimate is asked for exactly as a measurement is: --model, --task, --batch-sizes, --seq-lens, --device,
+    --dtype, --threads and --new-tokens. The size lists stay text (each command parses them with parse_int_list
+    when it runs, so a bad list is refused before any work starts)."""
+
+    options = [
+        click.option("--model", "-m", "models", multiple=True, metavar="ID_OR_PATH", help=model_help),
+        click.option("--task", "-t", help="Task id or alias; default: inferred from each model's config."),
+        click.option("--batch-sizes", default="1", show_default=True, help="Comma-separated batch sizes."),
+        click.option("--seq-lens", default="128", show_default=True, help="Comma-separated sequence lengths."),
+        click.option(
+            "--device", type=click.Choice(["cpu", "cuda", "mps"]), default="cpu", show_default=True, help=device_help
+        ),
+        click.option(
+            "--dtype",
+            type=click.Choice(["float32", "bfloat16", "float16"]),
+            default="float32",
+            show_default=True,
+            help="Weights and activations dtype.",
+        ),
+        click.option("--threads", type=whole(1, 4096), help=threads_help),
+        click.option(
+            "--new-tokens",
+            type=whole(1, 10**5),
+            default=16,
+            show_default=True,
+            help="Text generation: tokens per request.",
+        ),
+    ]
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 def format_choice(*choices: str) -> Callable[[F], F]:
     """--format with these choices; the first is the default (for people), the rest are for scripts."""
     return click.option(

@@ -7,7 +7,18 @@ from typing import Any
 
 import click
 
-from catalog.cli._common import LIMIT, RUN_ID, SEED, db_option, format_choice, open_db, positive, whole
+from catalog.cli._common import (
+    LIMIT,
+    RUN_ID,
+    SEED,
+    db_option,
+    format_choice,
+    model_shape_options,
+    open_db,
+    parse_int_list,
+    positive,
+    whole,
+)
 
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
@@ -136,32 +147,13 @@ def bench_group() -> None:
 
 
 @bench_group.command("run")
-@click.option(
-    "--model",
-    "-m",
-    "models",
-    multiple=True,
-    metavar="ID_OR_PATH",
-    help="Hub id, local directory, config.json, GGUF file or random:TYPE,key=value (repeatable); "
+@model_shape_options(
+    model_help="Hub id, local directory, config.json, GGUF file or random:TYPE,key=value (repeatable); "
     "CATALOG_ID=PATH stores a local copy's results under the catalog's id.",
+    device_help="Where to run.",
+    threads_help="torch intra-op threads (default: torch's choice, the physical cores).",
 )
-@click.option("--task", "-t", help="Task id or alias; default: inferred from each model's config.")
 @click.option("--top", type=whole(1, 1000), help="Benchmark the recommender's top K models for --task.")
-@click.option("--batch-sizes", default="1", show_default=True, help="Comma-separated batch sizes.")
-@click.option("--seq-lens", default="128", show_default=True, help="Comma-separated sequence lengths.")
-@click.option(
-    "--device", type=click.Choice(["cpu", "cuda", "mps"]), default="cpu", show_default=True, help="Where to run."
-)
-@click.option(
-    "--dtype",
-    type=click.Choice(["float32", "bfloat16", "float16"]),
-    default="float32",
-    show_default=True,
-    help="Weights and activations dtype.",
-)
-@click.option(
-    "--threads", type=whole(1, 4096), help="torch intra-op threads (default: torch's choice, the physical cores)."
-)
 @click.option(
     "--no-weights",
     is_flag=True,
@@ -186,9 +178,6 @@ def bench_group() -> None:
 )
 @click.option(
     "--memory-limit-mb", type=positive(2**30), help="Stop a model whose RSS passes this (default: 90% of free RAM)."
-)
-@click.option(
-    "--new-tokens", type=whole(1, 10**5), default=16, show_default=True, help="Text generation: tokens per iteration."
 )
 @click.option("--allow-pickle", is_flag=True, help="Allow pickle checkpoints (*.bin); they can run arbitrary code.")
 @click.option("--trust-remote-code", is_flag=True, help="Run model code from the checkpoint's repository.")
@@ -288,7 +277,7 @@ def run_command(
     """Measure latency (p50..p99 with a ±2% CI on the median), throughput, memory and GFLOP/s, each model in its
     own process; with --eval, also its task's accuracy metric on labelled data (95% bootstrap CI) and the
     evaluation's examples/s. Every result is stored as it finishes (see `catalog bench list`)."""
-    from bench.spec import BenchSpec, EvalSpec, parse_int_list, parse_label_map
+    from bench.spec import BenchSpec, EvalSpec, parse_label_map
     from catalog.errors import UsageError
 
     evaluation = None

@@ -6,19 +6,25 @@ from typing import Any
 
 import click
 
-from catalog.cli._common import db_option, format_choice, open_db
+from catalog.cli._common import db_option, format_choice, model_shape_options, open_db, parse_int_list
 
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
     return "—" if value is None else format(value, spec)
 
 
+def _duration(value: float | None) -> str:
+    from catalog.output import human_duration
+
+    return human_duration(value)
+
+
 def _p50(row: dict[str, Any]) -> str:
     latency = row["latency_ms"]
-    text = _fmt(latency["p50"], ".3g")
+    text = _duration(latency["p50"])
     if latency.get("interval"):
         low, high = latency["interval"]
-        text += f" [{low:.3g}–{high:.3g}]"
+        text += f" [{_duration(low)}–{_duration(high)}]"
     return text
 
 
@@ -30,9 +36,9 @@ def _estimate_columns() -> list[Any]:
         Column("Task", lambda r: r["task"], optional=True),
         Column("Batch", lambda r: r["batch_size"], justify="right"),
         Column("Seq", lambda r: r["seq_len"], justify="right"),
-        Column("p50 ms est. [interval]", _p50, justify="right"),
-        Column("Prefill ms", lambda r: _fmt(r["prefill_ms"], ".3g"), justify="right"),
-        Column("Decode ms/tok", lambda r: _fmt(r["decode_ms_per_token"], ".3g"), justify="right"),
+        Column("p50 est. [interval]", _p50, justify="right"),
+        Column("Prefill", lambda r: _duration(r["prefill_ms"]), justify="right"),
+        Column("Decode per token", lambda r: _duration(r["decode_ms_per_token"]), justify="right"),
         Column("tokens/s", lambda r: _fmt(r["throughput"]["tokens_s"], ".0f"), justify="right"),
         Column("items/s", lambda r: _fmt(r["throughput"]["items_s"], ".3g"), justify="right"),
         Column("RSS MiB", lambda r: _fmt(r["peak_rss_mb"]["inference"], ".0f"), justify="right"),
@@ -74,12 +80,12 @@ def _basis_lines(rows: list[dict[str, Any]]) -> list[str]:
 def _check_columns() -> list[Any]:
     from catalog.output import Column
 
-    def pair(name: str) -> Any:
+    def pair(name: str, show: Any = _duration) -> Any:
         def cell(r: dict[str, Any]) -> str:
             figure = r[name]
             if figure["measured"] is None or figure["estimated"] is None:
                 return "—"
-            return f"{figure['estimated']:.3g} / {figure['measured']:.3g} ({figure['error']:+.0%})"
+            return f"{show(figure['estimated'])} / {show(figure['measured'])} ({figure['error']:+.0%})"
 
         return cell
 
@@ -90,38 +96,20 @@ def _check_columns() -> list[Any]:
         Column("Batch", lambda r: r["batch_size"], justify="right"),
         Column("Seq", lambda r: r["seq_len"], justify="right"),
         Column("dtype", lambda r: r["dtype"]),
-        Column("p50 ms est./meas.", pair("latency_ms"), justify="right"),
-        Column("Prefill ms", pair("prefill_ms"), justify="right", optional=True),
-        Column("Decode ms/tok", pair("decode_ms_per_token"), justify="right", optional=True),
-        Column("RSS MiB", pair("peak_rss_mb"), justify="right"),
+        Column("p50 est. / meas.", pair("latency_ms"), justify="right"),
+        Column("Prefill", pair("prefill_ms"), justify="right", optional=True),
+        Column("Decode per token", pair("decode_ms_per_token"), justify="right", optional=True),
+        Column("RSS MiB", pair("peak_rss_mb", lambda v: f"{v:.3g}"), justify="right"),
     ]
 
 
 @click.command("estimate")
-@click.option(
-    "--model",
-    "-m",
-    "models",
-    multiple=True,
-    metavar="ID_OR_PATH",
-    help="Hub id (cached config or catalog row), local directory, config.json, GGUF file or "
+@model_shape_options(
+    model_help="Hub id (cached config or catalog row), local directory, config.json, GGUF file or "
     "random:TYPE,key=value (repeatable).",
+    device_help="Where it would run.",
+    threads_help="The thread count whose calibration to use (default: physical cores).",
 )
-@click.option("--task", "-t", help="Task id; default: inferred from each model's config.")
-@click.option("--batch-sizes", default="1", show_default=True, help="Comma-separated batch sizes.")
-@click.option("--seq-lens", default="128", show_default=True, help="Comma-separated sequence lengths (context).")
-@click.option(
-    "--device", type=click.Choice(["cpu", "cuda", "mps"]), default="cpu", show_default=True, help="Where it would run."
-)
-@click.option(
-    "--dtype",
-    type=click.Choice(["float32", "bfloat16", "float16"]),
-    default="float32",
-    show_default=True,
-    help="Weights and activations dtype.",
-)
-@click.option("--new-tokens", type=int, default=16, show_default=True, help="Text generation: tokens per request.")
-@click.option("--threads", type=int, help="The thread count whose calibration to use (default: physical cores).")
 @click.option("--memory", "memory", metavar="SIZE", help="Memory to fit in, e.g. 8GB (default: 80% of RAM/VRAM).")
 @click.option("--check", is_flag=True, help="Estimated against measured for every past run on this machine.")
 @format_choice("table", "json")
@@ -173,8 +161,8 @@ def estimate_command(
     report = costmodel.estimate(
         models,
         task=task,
-        batch_sizes=_ints(batch_sizes, "--batch-sizes"),
-        seq_lens=_ints(seq_lens, "--seq-lens"),
+        batch_sizes=parse_int_list(batch_sizes, "--batch-sizes"),
+        seq_lens=parse_int_list(seq_lens, "--seq-lens"),
         dtype=dtype,
         device=device,
         new_tokens=new_tokens,
@@ -205,18 +193,6 @@ def estimate_command(
     ]
     summaries = " · ".join(f"{a['model']} @ {a['context']}: {a['summary']}" for a in report.advice)
     render_table(advice_rows, _advice_columns(), title="What fits", caption=summaries)
-
-
-def _ints(text: str, option: str) -> tuple[int, ...]:
-    from catalog.errors import UsageError
-
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        values = ()
-    if not values or any(v <= 0 for v in values):
-        raise UsageError(f"{option} takes comma-separated positive integers such as 1,8, not {text!r}.")
-    return values
 
 
 COMMANDS = [estimate_command]

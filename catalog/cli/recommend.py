@@ -22,7 +22,9 @@ def _figure(figure: dict[str, Any] | None, unit: str = "") -> str:
     tag = {"measured": "here", "reported": "card", "estimated": "est."}.get(figure["kind"], figure["kind"])
     value = figure["value"]
     if unit == "ms":
-        text = f"{value:.3g} ms" if value < 100 else (f"{value:.0f} ms" if value < 10000 else f"{value / 1000:.1f} s")
+        from catalog.output import human_duration
+
+        text = human_duration(value)
     else:
         text = f"{value:.3g}"
     return f"{text} [{tag}]"
@@ -234,6 +236,11 @@ def print_recommendations(result: Any, console: Any) -> None:
                 for row in rows:
                     console.print(escape(f"{row['rank']:>2}. {row['why']}"))
         console.print(escape(LEGEND))
+        smaller = [row for row in rows if row.get("fits_as")]
+        if smaller:
+            kinds = ", ".join(dict.fromkeys(row["fits_as"]["label"] for row in smaller))
+            console.print(escape(f"--fits: {len(smaller)} of these fit only as {kinds} (estimated; see Why and "
+                                 "--explain); the rest fit at the dtype asked for."))  # fmt: skip
     if result.excluded:
         console.print("Excluded: " + escape("; ".join(f"{reason}: {n}" for reason, n in result.excluded.items())))
     if result.unverifiable:

@@ -151,24 +151,26 @@ class CatalogEstimator:
             f"{self.dtype}; {self._suffix}"
         )
 
-    def memory_bytes(self, params: int, family: str | None) -> float | None:
+    def memory_bytes(self, params: int, family: str | None, option: str | None = None) -> float | None:
+        """Estimated peak memory with the weights at `option` (default: the dtype asked for)."""
         arch = self._arch(params, family)
         if arch is None:
             return None
+        compute, weights = _compute_and_weights(option) if option else (self.dtype, self.weights_dtype)
         memory = estimate_memory(
             arch,
             self.task,
             self.batch,
             self.seq_len,
-            self.dtype,
+            compute,
             overhead_bytes=self.fit.memory_overhead_mb * MB,
-            weights_override=params * _bytes(self.weights_dtype),
+            weights_override=params * _bytes(weights),
         )
         return memory.total
 
-    def memory_basis(self) -> str:
+    def memory_basis(self, option: str | None = None) -> str:
         return (
-            f"cost model: {self.weights_dtype} weights + activations and KV cache at batch {self.batch} x "
+            f"cost model: {option or self.weights_dtype} weights + activations and KV cache at batch {self.batch} x "
             f"{self.seq_len} + "
             f"{self.fit.memory_basis()}"
         )
@@ -249,22 +251,108 @@ def memory_estimate(estimator: CatalogEstimator, params: int, family: str | None
     return None if value is None else (value, estimator.memory_basis())
 
 
-def memory_clause(limit_bytes: float, task: str, batch: int, seq_len: int, dtype: str) -> Any:
+# Weights a model can be run with when it does not fit at the dtype asked for, smallest last. bfloat16: any model
+# (torch casts it); int8: torch's dynamic quantisation of the linear layers (transformers, not convolutions);
+# Q4: a 4-bit GGUF in llama.cpp, which runs decoder-only (and vision-language) models.
+FIT_OPTIONS = ("float32", "bfloat16", "int8", "int4")
+FIT_LABELS = {"int4": "Q4"}
+_INT8_NOT = frozenset({"convolutional"})
+_INT4_ONLY = frozenset({"decoder-only", "vision-language"})
+_SIZES = {"float32": 4.0, "float16": 2.0, "bfloat16": 2.0, "int8": 1.0, "int4": 0.5}
+
+
+def fit_label(option: str) -> str:
+    """How the table names a fit option: float32, bfloat16, int8, Q4."""
+    return FIT_LABELS.get(option, option)
+
+
+def smaller_options(dtype: str, architecture: str | None) -> tuple[str, ...]:
+    """The dtypes or quantisations smaller than `dtype` that a model of this catalog architecture can run in."""
+    size = _SIZES.get(dtype, 4.0)
+    options = []
+    for option in FIT_OPTIONS:
+        if _SIZES[option] >= size:
+            continue
+        if option == "int8" and architecture in _INT8_NOT:
+            continue
+        if option == "int4" and architecture not in _INT4_ONLY:
+            continue
+        options.append(option)
+    return tuple(options)
+
+
+def _compute_and_weights(dtype: str) -> tuple[str, str]:
+    """Quantised weights (int8, int4) are computed in float32."""
+    weights_dtype = dtype if dtype in _SIZES else "float32"
+    return weights_dtype if weights_dtype in ("float32", "bfloat16", "float16") else "float32", weights_dtype
+
+
+def _known(architecture: str | None) -> str | None:
+    return architecture if architecture in ARCHITECTURE_TYPES else None
+
+
+def fits_in(limit_bytes: float, params: int, architecture: str | None, task: str, batch: int, seq_len: int,
+            dtype: str) -> bool:  # fmt: skip
+    """Whether a model of `params` parameters fits at `dtype` by the same rule memory_clause writes in SQL."""
+    largest = _largest_cached(limit_bytes, _known(architecture), task, batch, seq_len, *_compute_and_weights(dtype))
+    return params <= largest
+
+
+def fitting_option(
+    limit_bytes: float, params: int, architecture: str | None, task: str, batch: int, seq_len: int, dtype: str
+) -> str | None:
+    """The first dtype or quantisation smaller than `dtype` in which the model fits (None: none does)."""
+    for option in smaller_options(dtype, architecture):
+        if fits_in(limit_bytes, params, architecture, task, batch, seq_len, option):
+            return option
+    return None
+
+
+def fit_advice(
+    estimator: CatalogEstimator, limit_bytes: float, params: int, family: str | None, architecture: str | None
+) -> dict[str, Any] | None:
+    """For a candidate that does not fit in limit_bytes at the dtype asked for: the first smaller dtype or
+    quantisation it fits in, with its estimated memory and basis (None: it fits as asked, or in nothing smaller)."""
+    task, batch, seq_len, dtype = estimator.task, estimator.batch, estimator.seq_len, estimator.weights_dtype
+    if fits_in(limit_bytes, params, architecture, task, batch, seq_len, dtype):
+        return None
+    option = fitting_option(limit_bytes, params, architecture, task, batch, seq_len, dtype)
+    if option is None:
+        return None
+    memory = estimator.memory_bytes(params, family, option)
+    note = {
+        "bfloat16": "torch casts the weights (torch_dtype=torch.bfloat16)",
+        "int8": "dynamic int8 quantisation of the linear layers (torch.ao)",
+        "int4": "a 4-bit GGUF (Q4) in llama.cpp",
+    }.get(option, "")
+    return {
+        "dtype": option,
+        "label": fit_label(option),
+        "memory_bytes": memory,
+        "limit_bytes": limit_bytes,
+        "basis": f"estimated: {estimator.memory_basis(option)}",
+        "runtime": note,
+    }
+
+
+def memory_clause(limit_bytes: float, task: str, batch: int, seq_len: int, dtype: str, *, smaller: bool = False) -> Any:
     """SQL: the models whose estimated memory (weights at the dtype or quantisation, activations and KV cache at
-    the batch and context, runtime overhead) fits in limit_bytes, per catalog architecture."""
+    the batch and context, runtime overhead) fits in limit_bytes, per catalog architecture. `smaller`: also those
+    that fit only at a smaller dtype or quantisation their architecture can run in (smaller_options)."""
     from sqlalchemy import and_, or_
 
     from catalog.db.schema import models
 
-    weights_dtype = dtype if dtype in ("float32", "bfloat16", "float16", "int8", "int4") else "float32"
-    compute = weights_dtype if weights_dtype in ("float32", "bfloat16", "float16") else "float32"
     conditions = []
-    for architecture in ARCHITECTURE_TYPES:
-        largest = _largest_cached(limit_bytes, architecture, task, batch, seq_len, compute, weights_dtype)
-        conditions.append(and_(models.c.architecture_id == architecture, models.c.params <= largest))
-    largest = _largest_cached(limit_bytes, None, task, batch, seq_len, compute, weights_dtype)
     others = or_(models.c.architecture_id.is_(None), models.c.architecture_id.not_in(list(ARCHITECTURE_TYPES)))
-    conditions.append(and_(others, models.c.params <= largest))
+    for architecture in (*ARCHITECTURE_TYPES, None):
+        where = models.c.architecture_id == architecture if architecture else others
+        options = (dtype, *smaller_options(dtype, architecture)) if smaller else (dtype,)
+        largest = max(
+            _largest_cached(limit_bytes, architecture, task, batch, seq_len, *_compute_and_weights(option))
+            for option in options
+        )
+        conditions.append(and_(where, models.c.params <= largest))
     return or_(*conditions)
 
 

@@ -100,6 +100,7 @@ class Recommendation:
     memory_bytes: Figure | None = None
     pareto: bool = False
     flags: list[str] = field(default_factory=list)
+    fits_as: dict[str, Any] | None = None  # --fits: fits only at this smaller dtype or quantisation (estimated)
     evidence: q.Quality | None = None  # every row used or ignored, for --explain
     downloads_as_of: str | None = None  # the date of the downloads figure
     params_basis: str | None = None  # where the parameter count comes from
@@ -129,6 +130,7 @@ class Recommendation:
             "api_only": m.api_only,
             "gated": m.gated,
             "flags": self.flags,
+            "fits_as": self.fits_as,
             "components": [asdict(c) | {"contribution": round(c.contribution, 6)} for c in self.components],
         }
 
@@ -347,7 +349,8 @@ def _candidate_columns() -> tuple[Any, ...]:
     """The few scalar columns ranking needs, in _Candidate's field order."""
     m = models.c
     return (m.id, m.pipeline_tag, m.params, m.license, m.downloads, m.likes, m.curated, m.api_only,
-            func.coalesce(m.hub_last_modified, m.hub_created_at), m.base_model, m.family_id, m.synced_at)  # fmt: skip
+            func.coalesce(m.hub_last_modified, m.hub_created_at), m.base_model, m.family_id, m.synced_at,
+            m.architecture_id)  # fmt: skip
 
 
 @dataclass
@@ -364,6 +367,7 @@ class _Candidate:
     base_model: str | None
     family: str | None
     synced_at: datetime | None
+    architecture: str | None = None
 
 
 # ------------------------------------------------------------------------------------------------ main entry
@@ -483,7 +487,8 @@ def _clauses(conn: Connection, c: Constraints, measured_ids: set[str]) -> list[t
                  <= (c.machine_memory_bytes or 0)) else f"--fits ({limit / 2**30:.1f}GiB usable here)")  # fmt: skip
         from catalog.costmodel.catalog_figures import memory_clause
 
-        estimate_ok = memory_clause(limit, c.task, c.batch_size, c.seq_len, c.dtype)
+        # --fits keeps a model that fits only at a smaller dtype or quantisation; it is flagged with that option
+        estimate_ok = memory_clause(limit, c.task, c.batch_size, c.seq_len, c.dtype, smaller=c.fits)
         clauses.append((label, or_(estimate_ok, models.c.id.in_(measured_ids)) if measured_ids else estimate_ok))
     if c.architecture:
         clauses.append((f"--architecture {c.architecture}", models.c.architecture_id == c.architecture))
@@ -537,7 +542,7 @@ def _recommend(
     now = utcnow()
 
     # Figures per candidate --------------------------------------------------------------------------------
-    from catalog.costmodel.catalog_figures import latency_estimate, memory_estimate, recommend_estimator
+    from catalog.costmodel.catalog_figures import fit_advice, latency_estimate, memory_estimate, recommend_estimator
 
     estimator = recommend_estimator(conn, c, task_id)  # the cost model, fitted on this machine's runs
     figures: dict[str, dict[str, Any]] = {}
@@ -580,7 +585,10 @@ def _recommend(
                 continue
         memory_limit = c.memory_limit()
         peak_mb = measured.get(cand.id, {}).get("peak_mb")
-        if memory_limit and peak_mb and peak_mb * 2**20 > memory_limit:
+        measured_fits = bool(peak_mb and memory_limit and peak_mb * 2**20 <= memory_limit)
+        if c.fits and memory_limit and cand.params and not cand.api_only and not measured_fits:
+            figure["fits_as"] = fit_advice(estimator, memory_limit, cand.params, cand.family, cand.architecture)
+        if memory_limit and peak_mb and peak_mb * 2**20 > memory_limit and not figure.get("fits_as"):
             slo_removed["memory (measured peak)"] = slo_removed.get("memory (measured peak)", 0) + 1
             continue
         if c.min_accuracy is not None:
@@ -633,13 +641,16 @@ def _recommend(
             flags.append(f"license {record.license or 'not stated'}: read the model card before use")
         if record.gated:
             flags.append("gated: accept the license on the Hub first")
+        fits_as = figure.get("fits_as")
+        if fits_as:
+            flags.append(_fits_as_text(fits_as))
         items.append(
             Recommendation(
                 rank=rank,
                 model=record,
                 task=task_id,
                 score=score,
-                why=_why(components, record),
+                why=(_fits_as_text(fits_as) + "; " if fits_as else "") + _why(components, record),
                 components=components,
                 accuracy=figure.get("accuracy"),
                 accuracy_metric=figure.get("accuracy_metric"),
@@ -647,6 +658,7 @@ def _recommend(
                 memory_bytes=figure.get("memory"),
                 pareto=cand.id in pareto_ids,
                 flags=flags,
+                fits_as=fits_as,
                 evidence=figure.get("quality"),
                 downloads_as_of=_as_of(record.provenance.get("downloads"), cand.synced_at)
                 if record.downloads is not None
@@ -810,7 +822,9 @@ def _components(
         acc_raw, acc_prov = "no accuracy figure", "none"
     latency = f.get("latency")
     if latency is not None and latency.value > 0:
-        lat_raw = f"{latency.value:.3g} ms {'here' if latency.kind == 'measured' else 'est.'}"
+        from catalog.output import human_duration
+
+        lat_raw = f"{human_duration(latency.value)} {'here' if latency.kind == 'measured' else 'est.'}"
         lat_prov = f"{latency.kind}: {latency.basis}"
     else:
         lat_raw, lat_prov = "no latency figure", "none"
@@ -836,6 +850,13 @@ def _components(
                   f"made for {cand.pipeline_tag}" if cand.pipeline_tag else "no pipeline tag",
                   "Hub pipeline tag" if cand.pipeline_tag else "none"),
     ]  # fmt: skip
+
+
+def _fits_as_text(fits_as: dict[str, Any]) -> str:
+    """'fits only as int8 (est. 1.2 GiB of 3.0 GiB)': a --fits model that is too big at the dtype asked for."""
+    memory = fits_as.get("memory_bytes")
+    size = f"est. {memory / 2**30:.1f} GiB of {fits_as['limit_bytes'] / 2**30:.1f} GiB" if memory else "estimated"
+    return f"fits only as {fits_as['label']} ({size})"
 
 
 def _why(components: list[Component], record: ModelRecord) -> str:
