@@ -286,3 +286,22 @@ def test_an_id_wider_than_the_terminal_is_listed_whole(ner_db: Database) -> None
     assert any(long_id in line for line in lines)  # whole, on its own line, although wider than the table could be
     assert all(len(line) <= 80 for line in lines if long_id not in line)
     ner_db.dispose()
+
+
+def test_a_row_without_a_split_counts_and_explain_says_so(ner_db: Database, run_cli) -> None:  # type: ignore[no-untyped-def]
+    _add(ner_db, "cards", "model-card", [
+        {"model_id": "dslim/bert-base-NER", "value": 0.926, "split": None},
+        {"model_id": "example/small-ner", "value": 0.871},
+        {"model_id": "example/tuned-ner", "value": 0.95, "split": "validation"},
+    ])  # fmt: skip
+    used = explain("dslim/bert-base-NER", "ner", profile="accurate", db=ner_db).evidence_rows()[0]
+    assert [(row["value"], row["note"]) for row in used] == [(0.926, "split not stated")]
+    tuned = explain("example/tuned-ner", "ner", profile="accurate", db=ner_db).evidence_rows()[1]
+    assert [row["reason"] for row in tuned] == ["other split: validation, CoNLL-03 uses test"]
+    url = ner_db.url
+    ner_db.dispose()
+    table = run_cli("recommend", "--db", url, "--task", "ner", "--explain", "dslim/bert-base-NER")
+    assert table.code == 0, table.err
+    assert "split not stated" in " ".join(table.out.replace("│", " ").split())
+    listed = run_cli("evidence", "list", "--db", url, "--task", "ner", "--benchmark", "conll2003", "--format", "json")
+    assert sorted(row["value"] for row in json.loads(listed.out)) == [0.871, 0.926]  # the ranking's own rule
