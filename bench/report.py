@@ -62,6 +62,11 @@ def fmt_metric_ci(value: float | None, ci: Sequence[float] | None) -> str:
     return f"{fmt_metric(value)} [{fmt_metric(ci[0])}, {fmt_metric(ci[1])}]"
 
 
+def fmt_error(value: float | None) -> str:
+    """An estimate's relative error against the measurement: +12% means the estimate was 12% above it."""
+    return "—" if value is None else f"{value:+.0%}"
+
+
 def higher_is_better(metric: str | None) -> bool:
     return (metric or "").lower() not in LOWER_IS_BETTER
 
@@ -83,6 +88,49 @@ class ReportedFigure:
     @property
     def label(self) -> str:
         return f"{REPORTED} ({self.source})"
+
+
+@dataclass(frozen=True)
+class EstimateFigure:
+    """The cost model's estimate recorded with a result before it was measured (details["estimate"]), next to the
+    measurement: errors are (estimated - measured) / measured."""
+
+    latency_p50_ms: float | None
+    peak_rss_mb: float | None
+    latency_error: float | None
+    rss_error: float | None
+    basis: str
+
+    @classmethod
+    def from_details(cls, stored: Any, p50_ms: float | None, rss_mb: float | None) -> EstimateFigure | None:
+        if not isinstance(stored, dict):
+            return None
+
+        def number(key: str) -> float | None:
+            value = stored.get(key)
+            return float(value) if isinstance(value, int | float) and math.isfinite(value) and value > 0 else None
+
+        latency, rss = number("latency_ms"), number("peak_rss_mb")
+        if latency is None and rss is None:
+            return None
+
+        def error(estimated: float | None, measured: float | None) -> float | None:
+            return None if estimated is None or not measured else (estimated - measured) / measured
+
+        cases = stored.get("fit_cases")
+        fit = f"fit on {cases} other runs here" if isinstance(cases, int) and cases else "priors (no other runs here)"
+        peaks = "calibrated peaks" if stored.get("calibrated") else "an assumed peak (not calibrated)"
+        basis = f"cost model, estimated before the run from the config: {fit}, never this model and shape; {peaks}"
+        return cls(latency, rss, error(latency, p50_ms), error(rss, rss_mb), basis)
+
+    def text(self) -> str:
+        """'142.00 ms (+5%) · 410 MiB (-3%)'"""
+        parts = []
+        if self.latency_p50_ms is not None:
+            parts.append(f"{fmt_ms(self.latency_p50_ms)} ms ({fmt_error(self.latency_error)})")
+        if self.peak_rss_mb is not None:
+            parts.append(f"{fmt_mb(self.peak_rss_mb)} MiB ({fmt_error(self.rss_error)})")
+        return " · ".join(parts)
 
 
 @dataclass
@@ -130,6 +178,7 @@ class ReportRow:
     metrics: dict[str, Any] = field(default_factory=dict)
     reported: ReportedFigure | None = None
     samples_ms: list[float] = field(default_factory=list)
+    estimate: EstimateFigure | None = None
 
     @property
     def provenance(self) -> str:
@@ -200,6 +249,11 @@ class ReportRow:
             "reported_value": reported.value if reported else None,
             "reported_dataset": reported.dataset if reported else None,
             "reported_source": reported.source if reported else None,
+            "estimated_p50_ms": self.estimate.latency_p50_ms if self.estimate else None,
+            "estimate_p50_error": self.estimate.latency_error if self.estimate else None,
+            "estimated_peak_rss_mb": self.estimate.peak_rss_mb if self.estimate else None,
+            "estimate_rss_error": self.estimate.rss_error if self.estimate else None,
+            "estimate_basis": self.estimate.basis if self.estimate else None,
         }
 
 
@@ -443,6 +497,9 @@ def _row(
         metrics=metrics,
         reported=reported,
         samples_ms=[float(s) for s in (result.samples_ms or [])],
+        estimate=EstimateFigure.from_details(details.get("estimate"), result.latency_p50_ms, result.peak_rss_infer_mb)
+        if result.status == "ok"
+        else None,
     )
 
 
@@ -586,7 +643,9 @@ def render_markdown(report: Report) -> str:
         + f". {MARKERS[MEASURED]} measured on the run's machine with real weights; {MARKERS[ESTIMATED]} "
         f"{RANDOM_WEIGHTS_LABEL} (built from the config: latency and memory only); {MARKERS[REPORTED]} reported "
         "by the model card or Hub metadata (source given). Latency in milliseconds per batch; metric with its 95% "
-        "confidence interval."
+        "confidence interval. Estimated (error): the cost model's p50 and peak RSS recorded before the run, from the "
+        "config and this machine's other runs (never the same model and shape), and how far each was from the "
+        "measurement."
     )
     for task in report.tasks:
         lines += ["", f"## {_md(task or 'task not recorded')}", ""]
@@ -606,12 +665,16 @@ def render_markdown(report: Report) -> str:
             "Eval set",
             "Provenance",
             "Run",
+            "Estimated (error)",
         ]
         lines.append("| " + " | ".join(header) + " |")
         lines.append(
             "|"
             + "|".join(
-                "---:" if h in {"p50 ms", "p90 ms", "p99 ms", "items/s", "tokens/s", "Peak RSS MiB", "Run"} else "---"
+                "---:"
+                if h
+                in {"p50 ms", "p90 ms", "p99 ms", "items/s", "tokens/s", "Peak RSS MiB", "Run", "Estimated (error)"}
+                else "---"
                 for h in header
             )
             + "|"
@@ -624,9 +687,10 @@ def render_markdown(report: Report) -> str:
                     _md(f"{r.device} {r.dtype}"),
                     f"{r.status}: {_md((r.error or '')[:80])}",
                 ]
-                cells += ["—"] * (len(header) - len(cells) - 2) + [
+                cells += ["—"] * (len(header) - len(cells) - 3) + [
                     f"{MARKERS[r.provenance]} {r.provenance}",
                     str(r.run_id),
+                    "—",
                 ]
             else:
                 cells = [
@@ -645,6 +709,7 @@ def render_markdown(report: Report) -> str:
                     _md(r.eval_set + (f" (n={r.n_examples})" if r.n_examples else "")) if r.eval_set else "—",
                     f"{MARKERS[r.provenance]} {r.provenance}",
                     str(r.run_id),
+                    _md(r.estimate.text()) if r.estimate else "—",
                 ]
             lines.append("| " + " | ".join(cells) + " |")
         metric, picked, front = report.accuracy_points(task)
@@ -777,6 +842,16 @@ def render_html(report: Report) -> str:
                     "figure": f"latency, memory at {r.shape}",
                     "kind": r.provenance,
                     "source": r.provenance_detail,
+                }
+            )
+        if r.estimate is not None:
+            provenance.append(
+                {
+                    "model": r.model,
+                    "task": r.task,
+                    "figure": f"estimated latency, memory at {r.shape}: {r.estimate.text()}",
+                    "kind": ESTIMATED,
+                    "source": r.estimate.basis,
                 }
             )
         if r.metric_value is not None:

@@ -23,7 +23,7 @@ def _write(text: str, out: Path | None) -> None:
     click.echo(f"Wrote {out}", err=True)
 
 
-def _report_columns(with_status: bool, with_device: bool) -> list[Any]:
+def _report_columns(with_status: bool, with_device: bool, with_estimate: bool = False) -> list[Any]:
     """The terminal table keeps the headline figures; md, html, json and csv carry every column."""
     from bench.report import MARKERS, fmt_mb, fmt_metric, fmt_metric_ci, fmt_ms, fmt_rate
     from catalog.output import Column
@@ -58,6 +58,7 @@ def _report_columns(with_status: bool, with_device: bool) -> list[Any]:
         Column("Status", status, max_width=18),
         Column("p50 ms", latency("latency_p50_ms"), justify="right", no_wrap=True),
         Column("p99 ms", latency("latency_p99_ms"), justify="right", no_wrap=True),
+        Column("Est. (error)", lambda r: r["row"].estimate.text() if r["row"].estimate else "—", max_width=22),
         Column("items/s", lambda r: fmt_rate(r["row"].throughput_items_s), justify="right", no_wrap=True),
         Column("RSS MiB", lambda r: fmt_mb(r["row"].peak_rss_infer_mb), justify="right", no_wrap=True),
         Column("Metric [95% CI]", accuracy, min_width=18, max_width=24),
@@ -65,7 +66,9 @@ def _report_columns(with_status: bool, with_device: bool) -> list[Any]:
         Column("Source", lambda r: f"{MARKERS[r['row'].provenance]} {r['row'].provenance}", no_wrap=True),
         Column("Run", lambda r: r["row"].run_id, justify="right", optional=True),
     ]
-    return [c for c in columns if with_status or c.header != "Status"]
+    return [
+        c for c in columns if (with_status or c.header != "Status") and (with_estimate or c.header != "Est. (error)")
+    ]
 
 
 def _render_tables(report: Any) -> None:
@@ -79,6 +82,8 @@ def _render_tables(report: Any) -> None:
             f"{MARKERS[MEASURED]} measured here · {MARKERS[ESTIMATED]} measured here, random weights (built from "
             f"the config) · {MARKERS[REPORTED]} reported (model card) · latency ms per batch"
         )
+        if any(r.estimate for r in rows):
+            caption += " · Est. (error): the cost model's p50 and RSS before the run (basis in json/html)"
         if picked:
             caption += f" · Pareto frontier ({metric} vs p50 at {picked[0].shape}): " + ", ".join(
                 picked[i].model for i in front
@@ -86,7 +91,11 @@ def _render_tables(report: Any) -> None:
         devices = {f"{r.device} {r.dtype}" for r in rows}
         if len(devices) == 1:
             caption += f" · {next(iter(devices))}"
-        columns = _report_columns(with_status=any(r.status != "ok" for r in rows), with_device=len(devices) > 1)
+        columns = _report_columns(
+            with_status=any(r.status != "ok" for r in rows),
+            with_device=len(devices) > 1,
+            with_estimate=any(r.estimate for r in rows),
+        )
         render_table([{"row": r} for r in rows], columns, title=task or "task not recorded", caption=caption)
 
 
