@@ -196,7 +196,7 @@ def split_problem(bench: Benchmark, row: _RowLike, splits: Sequence[str]) -> str
     """A row that states a split outside `splits` is refused; one that states none is taken (see split_note)."""
     if splits and row.split is not None and row.split.lower() not in {s.lower() for s in splits}:
         shown = [s for s in splits if s.lower() != UNSTATED]
-        return f"other split: {row.split}, {bench.name} uses {', '.join(shown)}"
+        return f"other split: {row.split}, {bench.name} uses {', '.join(shown) or 'rows that name none'}"
     return None
 
 
