@@ -117,5 +117,9 @@ class OutOfRangeError(MetricValueError):
     reason = "out-of-range"
 
 
+class ModelResolutionError(CatalogError):
+    """A model named on the command line that cannot be found, read, downloaded or accepted."""
+
+
 class EstimateError(CatalogError):
     """A model the cost model cannot estimate (no config, no shapes, no parameter count)."""

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.costmodel import machine
-from catalog.costmodel.estimator import History, advice, architecture, figures, infer_task, predict
+from catalog.costmodel.estimator import History, advice, architecture, figures, predict
 from catalog.costmodel.source import resolve_source
 from catalog.errors import UsageError
+from catalog.model_config import infer_task
 
 DTYPES = ("float32", "bfloat16", "float16")
 

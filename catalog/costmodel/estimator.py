@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalog.costmodel.arch import Architecture, UnsupportedConfigError, derive, from_config, kind_of
+from catalog.costmodel.arch import Architecture, UnsupportedConfigError, derive, from_config
 from catalog.costmodel.counts import BYTES_PER_PARAM, GENERATION_TASKS, Phase, phases
 from catalog.costmodel.fit import Fit, MemoryObservation, Observation, fit, phase_ms
 from catalog.costmodel.machine import Profile
@@ -17,43 +17,7 @@ from catalog.costmodel.memory import MB, estimate_memory
 from catalog.costmodel.source import ModelSource
 from catalog.errors import EstimateError
 
-ARCHITECTURE_SUFFIX_TASKS = (
-    ("ForCausalLM", "text-generation"),
-    ("LMHeadModel", "text-generation"),
-    ("ForConditionalGeneration", "text2text-generation"),
-    ("ForSeq2SeqLM", "text2text-generation"),
-    ("ForSequenceClassification", "text-classification"),
-    ("ForTokenClassification", "token-classification"),
-    ("ForQuestionAnswering", "question-answering"),
-    ("ForMaskedLM", "fill-mask"),
-    ("ForImageClassification", "image-classification"),
-    ("ForCTC", "automatic-speech-recognition"),
-    ("ForAudioClassification", "audio-classification"),
-)
 ADVICE_DTYPES = ("float32", "bfloat16", "int8", "int4")
-
-
-def infer_task(config: dict[str, Any]) -> str:
-    """The task a config was built for (as `catalog bench run` infers it)."""
-    model_type = str(config.get("model_type", ""))
-    if model_type == "whisper":
-        return "automatic-speech-recognition"
-    for architecture in config.get("architectures") or []:
-        for suffix, task in ARCHITECTURE_SUFFIX_TASKS:
-            if str(architecture).endswith(suffix):
-                if task == "text2text-generation" and kind_of(model_type, None, config) == "decoder":
-                    return "text-generation"
-                if task == "text-classification" and kind_of(model_type, None, config) == "audio":
-                    return "audio-classification"
-                return task
-    kind = kind_of(model_type, None, config)
-    return {
-        "decoder": "text-generation",
-        "encoder-decoder": "text2text-generation",
-        "vision": "image-classification",
-        "audio": "audio-classification",
-        "encoder": "feature-extraction",
-    }[kind]
 
 
 def architecture(source: ModelSource, task: str) -> Architecture:

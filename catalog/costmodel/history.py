@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog.costmodel.estimator import History, architecture, build_observations, infer_task, terms
+from catalog.costmodel.estimator import History, architecture, build_observations, terms
 from catalog.costmodel.source import resolve_source
 from catalog.errors import CatalogError
+from catalog.model_config import infer_task
 
 GENERATION_TASKS = {"text-generation", "text2text-generation", "summarization", "translation"}
 

@@ -6,12 +6,12 @@ Nothing here imports torch, transformers or the benchmark harness; nothing is do
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from catalog.errors import EstimateError
+from catalog.model_config import cached_hub_config, looks_like_a_path, parse_random_spec, read_config, split_alias
 
 
 @dataclass
@@ -24,34 +24,6 @@ class ModelSource:
     task: str | None = None  # the catalog's task for the model, or the config's
     gguf: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def parse_random_spec(text: str) -> dict[str, Any]:
-    """'random:bert,hidden_size=128' -> {'model_type': 'bert', 'hidden_size': 128} (as `catalog bench run`)."""
-    body = text.split(":", 1)[1]
-    parts = [p.strip() for p in body.split(",") if p.strip()]
-    if not parts or "=" in parts[0]:
-        raise EstimateError(f"{text!r}: write random:MODEL_TYPE[,key=value...], e.g. random:bert,hidden_size=256.")
-    config: dict[str, Any] = {"model_type": parts[0]}
-    for part in parts[1:]:
-        key, sep, raw = part.partition("=")
-        if not sep:
-            raise EstimateError(f"{text!r}: expected key=value, got {part!r}.")
-        try:
-            config[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            config[key.strip()] = raw
-    return config
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise EstimateError(f"Cannot read the model config {path}: {exc}.") from exc
-    if not isinstance(data, dict):
-        raise EstimateError(f"{path} is not a model config (expected a JSON object).")
-    return data
 
 
 def _from_gguf(name: str, path: Path) -> ModelSource:
@@ -71,24 +43,12 @@ def _from_gguf(name: str, path: Path) -> ModelSource:
     )
 
 
-def hub_cached_config(repo_id: str) -> Path | None:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    try:
-        cached = try_to_load_from_cache(repo_id, "config.json")
-    except Exception:
-        return None
-    return Path(cached) if isinstance(cached, str) else None
-
-
 def resolve_source(name: str, db: Any = None) -> ModelSource:
     """A config for `name`, without weights; a catalog row's params and model type when no config is at hand."""
-    alias, sep, target = name.partition("=")
-    if sep and alias and target and not name.startswith("random:") and Path(target).expanduser().exists():
-        source = resolve_source(target, db)
-        source.name = alias.strip()
+    aliased = split_alias(name)
+    if aliased:
+        source = resolve_source(aliased[1], db)
+        source.name = aliased[0]
         return source
     if name.startswith("random:"):
         return ModelSource(name, parse_random_spec(name), f"config from the spec {name}")
@@ -96,19 +56,19 @@ def resolve_source(name: str, db: Any = None) -> ModelSource:
     if path.is_file() and path.suffix == ".gguf":
         return _from_gguf(name, path)
     if path.is_file():
-        return ModelSource(name, _read_json(path), f"config read from {path}")
+        return ModelSource(name, read_config(path), f"config read from {path}")
     if path.is_dir():
         if (path / "config.json").is_file():
-            return ModelSource(name, _read_json(path / "config.json"), f"config read from {path / 'config.json'}")
+            return ModelSource(name, read_config(path / "config.json"), f"config read from {path / 'config.json'}")
         ggufs = sorted(path.glob("*.gguf"))
         if ggufs:
             return _from_gguf(name, ggufs[0])
         raise EstimateError(f"{path} has no config.json or GGUF file: not a model directory.")
-    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+    if looks_like_a_path(name):
         raise EstimateError(f"{name}: no such file or directory.")
-    cached = hub_cached_config(name)
+    cached = cached_hub_config(name)
     if cached is not None:
-        return ModelSource(name, _read_json(cached), f"config from the Hugging Face cache ({name})")
+        return ModelSource(name, read_config(cached), f"config from the Hugging Face cache ({name})")
     return _from_catalog(name, db)
 
 
