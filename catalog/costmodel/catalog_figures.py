@@ -14,7 +14,7 @@ from typing import Any
 from catalog.costmodel import machine
 from catalog.costmodel.arch import Architecture, derive, typical_type
 from catalog.costmodel.counts import phases
-from catalog.costmodel.estimator import History, build_observations
+from catalog.costmodel.estimator import History
 from catalog.costmodel.fit import Fit, phase_ms
 from catalog.costmodel.memory import MB, estimate_memory
 
@@ -41,65 +41,13 @@ def _derived(params: int, family: str | None, task: str) -> Architecture | None:
 
 
 def _history_from_connection(conn: Any, device: str, machine_id: str | None) -> History:
-    """Stored results with their recorded terms only (no config look-ups: this runs inside `catalog recommend`)."""
-    from sqlalchemy import select
-
-    from catalog.db.schema import benchmark_results, benchmark_runs
-
-    history = History()
+    """Stored results with their recorded terms only (no config look-ups: this runs inside `catalog recommend`), at
+    the default thread count (the recommender speaks of it)."""
     if machine_id is None:
-        return history
-    r, runs = benchmark_results.c, benchmark_runs.c
-    rows = conn.execute(
-        select(
-            r.model_id,
-            r.batch_size,
-            r.seq_len,
-            r.dtype,
-            r.latency_p50_ms,
-            r.prefill_ms,
-            r.decode_ms_per_token,
-            r.peak_rss_infer_mb,
-            r.details,
-            r.run_id,
-            r.id,
-            runs.options,
-        )
-        .join(benchmark_runs, runs.id == r.run_id)
-        .where(
-            runs.machine_id == machine_id,
-            r.device == device,
-            r.status == "ok",
-            r.eval_set.is_(None),
-            r.latency_p50_ms.is_not(None),
-        )
-    ).all()
+        return History()
+    from catalog.costmodel.history import history_from_connection
 
-    from catalog.costmodel.history import threads_of
-
-    wanted = threads_of(None, device)  # the recommender speaks of the default thread count
-    for raw in rows:
-        record = ((raw.details or {}).get("estimate") or {}).get("terms")
-        if not record or threads_of((raw.options or {}).get("threads"), device) != wanted:
-            continue
-        row = {
-            "model": raw.model_id,
-            "batch_size": raw.batch_size,
-            "seq_len": raw.seq_len,
-            "dtype": raw.dtype,
-            "latency_p50_ms": raw.latency_p50_ms,
-            "prefill_ms": raw.prefill_ms,
-            "decode_ms_per_token": raw.decode_ms_per_token,
-            "peak_rss_infer_mb": raw.peak_rss_infer_mb,
-            "run_id": raw.run_id,
-            "id": raw.id,
-        }
-        observations, memory = build_observations(row, record)
-        history.observations += observations
-        if memory is not None:
-            history.memory.append(memory)
-        history.rows.append(row | {"terms": record})
-    return history
+    return history_from_connection(conn, device, machine_id, reconstruct=False)
 
 
 class CatalogEstimator:
@@ -157,16 +105,9 @@ class CatalogEstimator:
         if arch is None:
             return None
         compute, weights = _compute_and_weights(option) if option else (self.dtype, self.weights_dtype)
-        memory = estimate_memory(
-            arch,
-            self.task,
-            self.batch,
-            self.seq_len,
-            compute,
-            overhead_bytes=self.fit.memory_overhead_mb * MB,
-            weights_override=params * _bytes(weights),
+        return _total_memory(
+            arch, self.task, self.batch, self.seq_len, compute, params * _bytes(weights), self.fit.memory_overhead_mb
         )
-        return memory.total
 
     def memory_basis(self, option: str | None = None) -> str:
         return (
@@ -183,6 +124,17 @@ def _rounded(params: int) -> int:
         return max(params, 1)
     scale: int = 10 ** (len(str(params)) - 3)
     return (params + scale // 2) // scale * scale
+
+
+def _total_memory(
+    arch: Architecture, task: str, batch: int, seq_len: int, compute: str, weights: float, overhead_mb: float
+) -> float:
+    """Estimated peak memory: `weights` bytes (at any dtype or quantisation), activations and KV cache computed at
+    `compute`, and the runtime overhead."""
+    memory = estimate_memory(
+        arch, task, batch, seq_len, compute, overhead_bytes=overhead_mb * MB, weights_override=weights
+    )
+    return memory.total
 
 
 def _bytes(dtype: str) -> float:
@@ -206,18 +158,8 @@ def largest_params(
 
     def total(params: float) -> float:
         arch = _derived(int(params), model_type, task)
-        if arch is None:
-            return params * _bytes(weights_dtype or dtype)
-        memory = estimate_memory(
-            arch,
-            task,
-            batch,
-            seq_len,
-            dtype,
-            overhead_bytes=overhead_mb * MB,
-            weights_override=params * _bytes(weights_dtype or dtype),
-        )
-        return memory.total
+        weights = params * _bytes(weights_dtype or dtype)
+        return weights if arch is None else _total_memory(arch, task, batch, seq_len, dtype, weights, overhead_mb)
 
     low, high = 1e5, max(2e5, limit_bytes / _bytes(weights_dtype or dtype))
     if total(low) > limit_bytes:

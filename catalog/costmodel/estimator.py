@@ -224,17 +224,8 @@ def figures(
     interval: Interval | None = None,
 ) -> dict[str, Any]:
     """One estimated case, keyed like `catalog bench run --format json`, kind "estimated"."""
-    weights_bytes = None  # a GGUF file's weights are dequantised to the dtype when transformers loads it
-    record = terms(
-        arch,
-        task,
-        batch,
-        seq_len,
-        dtype,
-        new_tokens=new_tokens,
-        audio_seconds=audio_seconds,
-        weights_bytes=weights_bytes,
-    )
+    # weights at the dtype: a GGUF file's weights are dequantised to it when transformers loads it
+    record = terms(arch, task, batch, seq_len, dtype, new_tokens=new_tokens, audio_seconds=audio_seconds)
     predicted = predict(record, fit_, dtype)
     p50 = predicted["latency_ms"]
     ph = predicted["phases"]

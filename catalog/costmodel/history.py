@@ -29,17 +29,9 @@ def _reconstruct(
             if source.config is not None:
                 task = row["task"] or infer_task(source.config)
                 arch = architecture(source, task)
-                weights = None  # as the worker records it: GGUF weights dequantised to the dtype
-                record = terms(
-                    arch,
-                    task,
-                    row["batch_size"],
-                    row["seq_len"],
-                    row["dtype"],
-                    new_tokens=new_tokens,
-                    audio_seconds=audio_seconds,
-                    weights_bytes=weights,
-                )
+                # weights at the dtype, as the worker records it: GGUF weights dequantised to it
+                shape = (row["batch_size"], row["seq_len"], row["dtype"])
+                record = terms(arch, task, *shape, new_tokens=new_tokens, audio_seconds=audio_seconds)
     except (CatalogError, OSError, ValueError, KeyError):
         record = None
     cache[key] = record
@@ -66,14 +58,23 @@ class _NoCatalog:
 def load_history(db: Any, device: str = "cpu", machine_id: str | None = None, threads: int | None = None) -> History:
     """Every ok speed result of this machine on `device` (at `threads`, default the physical cores: a run at
     another thread count is another machine as far as speed goes), newest last, with the terms to fit on."""
-    from sqlalchemy import select
-
-    from catalog.db.schema import benchmark_results, benchmark_runs
-
     if machine_id is None:
         from catalog import hardware
 
         machine_id = str(hardware.fingerprint()["machine_id"])
+    with db.connect() as conn:
+        return history_from_connection(conn, device, machine_id, threads)
+
+
+def history_from_connection(
+    conn: Any, device: str, machine_id: str, threads: int | None = None, *, reconstruct: bool = True
+) -> History:
+    """load_history on an open connection. reconstruct=False (inside `catalog recommend`): only results stored
+    with their terms, no config look-ups."""
+    from sqlalchemy import select
+
+    from catalog.db.schema import benchmark_results, benchmark_runs
+
     r, runs = benchmark_results.c, benchmark_runs.c
     query = (
         select(
@@ -104,15 +105,11 @@ def load_history(db: Any, device: str = "cpu", machine_id: str | None = None, th
     )
     history = History()
     cache: dict[Any, Any] = {}
-    with db.connect() as conn:
-        rows = conn.execute(query).all()
     wanted = threads_of(threads, device)
-    for raw in rows:
+    for raw in conn.execute(query).all():
         options = raw.options or {}
         if threads_of(options.get("threads"), device) != wanted:
             continue
-        new_tokens = int(options.get("new_tokens") or 16)
-        audio_seconds = float(options.get("audio_seconds") or 5.0)
         row = {
             "id": raw.id,
             "run_id": raw.run_id,
@@ -129,7 +126,9 @@ def load_history(db: Any, device: str = "cpu", machine_id: str | None = None, th
         }
         stored = (raw.details or {}).get("estimate") or {}
         record = stored.get("terms")
-        if not record:
+        if not record and reconstruct:
+            new_tokens = int(options.get("new_tokens") or 16)
+            audio_seconds = float(options.get("audio_seconds") or 5.0)
             record = _reconstruct(row, new_tokens, audio_seconds, cache)
         if not record:
             continue
