@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from catalog.costmodel.arch import Architecture, UnsupportedConfigError, derive, from_config
 from catalog.costmodel.counts import BYTES_PER_PARAM, GENERATION_TASKS, Phase, phases
 from catalog.costmodel.fit import Fit, MemoryObservation, Observation, fit, phase_ms
 from catalog.costmodel.machine import Profile
 from catalog.costmodel.memory import MB, estimate_memory
-from catalog.costmodel.source import ModelSource
 from catalog.errors import EstimateError
+
+if TYPE_CHECKING:  # annotations only: `catalog recommend` never resolves a model spec
+    from catalog.costmodel.source import ModelSource
 
 ADVICE_DTYPES = ("float32", "bfloat16", "int8", "int4")
 

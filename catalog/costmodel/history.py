@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from catalog.costmodel.estimator import History, architecture, build_observations, terms
-from catalog.costmodel.source import resolve_source
 from catalog.errors import CatalogError
-from catalog.model_config import infer_task
 
 GENERATION_TASKS = {"text-generation", "text2text-generation", "summarization", "translation"}
 
@@ -21,6 +19,9 @@ def _reconstruct(
     key = (row["model"], row["task"], row["batch_size"], row["seq_len"], row["dtype"], new_tokens)
     if key in cache:
         return cache[key]  # type: ignore[no-any-return]
+    from catalog.costmodel.source import resolve_source
+    from catalog.model_config import infer_task
+
     record = None
     try:
         name = row["model"]
