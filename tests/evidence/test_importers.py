@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from catalog.db import open_database
 from catalog.db.schema import evidence, evidence_sources, reported_facts
@@ -155,10 +155,21 @@ def test_spacy_meta(db: Any) -> None:
 def test_tner_model_card_tables(db: Any) -> None:
     path = require_shared("evidence/tner/MODEL_CARD.md")
     report = import_evidence(db, str(path))
-    # Micro and macro F1 per model and test year are imported; entity-span F1 and per-type F1 columns are not
-    # metrics of the registry.
-    assert report.skipped == {"not-a-registry-metric": 758}
-    assert (report.rows_read, report.rows_imported) == (986, 228)
+    # Micro, macro and entity-span F1 per model and test year are imported (114 each, three distinct metrics);
+    # the 644 per-type columns (F1/person ...) score one entity type, not the model, and are skipped as such.
+    assert report.skipped == {"per-entity-type-f1": 644}
+    assert (report.rows_read, report.rows_imported) == (986, 342)
+    with db.connect() as conn:
+        metrics = dict(
+            conn.execute(
+                select(evidence.c.metric, func.count())
+                .where(evidence.c.source_key == report.source.key)
+                .group_by(evidence.c.metric)
+            )
+            .tuples()
+            .all()
+        )
+    assert metrics == {"seqeval-f1": 114, "macro-entity-f1": 114, "entity-span-f1": 114}
     with db.connect() as conn:
         row = conn.execute(
             select(evidence).where(
