@@ -18,6 +18,7 @@ _FORMATS = (
     "spacy-meta",
     "tner",
     "lm-eval",
+    "hub-eval-results",
     "model-card",
     "generic",
 )
@@ -58,6 +59,7 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[Any], Callable[[int], Non
 )
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), help="Upstream format (default: detected).")
 @click.option("--key", help="Source key (default: format and location); a re-import under a key replaces its rows.")
+@click.option("--model", "model", help="The model ORG/NAME of an .eval_results file whose path does not name it.")
 @click.option(
     "--output",
     "out",
@@ -68,7 +70,7 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[Any], Callable[[int], Non
 )
 @db_option
 def import_command(
-    location: str, kind: str | None, fmt: str | None, key: str | None, out: str, db_url: str | None
+    location: str, kind: str | None, fmt: str | None, key: str | None, model: str | None, out: str, db_url: str | None
 ) -> None:
     """Import published results from PATH_OR_URL (a file, a directory, a URL or hf://datasets/REPO[/FILE]).
 
@@ -78,7 +80,7 @@ def import_command(
 
     db = open_db(db_url)
     with _progress_bar(out == "table" and sys.stderr.isatty()) as factory:
-        report = import_evidence(db, location, fmt=fmt, kind=kind, key=key, progress=factory)
+        report = import_evidence(db, location, fmt=fmt, kind=kind, key=key, model=model, progress=factory)
     if out == "json":
         render_json(report.to_dict())
         return

@@ -61,6 +61,16 @@ def _local_copy(location: str) -> Iterator[Path]:
         yield target
 
 
+def task_benchmarks_all(connection: Connection) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """(task id, seeded benchmark record) for every task's benchmarks."""
+    return tuple(
+        (task_id, bench)
+        for task_id, benches in connection.execute(select(tasks.c.id, tasks.c.benchmarks))
+        for bench in benches or ()
+        if isinstance(bench, dict)
+    )
+
+
 def import_evidence(
     db: Database,
     location: str,
@@ -68,16 +78,19 @@ def import_evidence(
     fmt: str | None = None,
     kind: str | None = None,
     key: str | None = None,
+    model: str | None = None,
     progress: ProgressFactory | None = None,
 ) -> ImportReport:
-    """Import one source (file, directory, URL or hf://datasets/... location) and replace its earlier import."""
+    """Import one source (file, directory, URL or hf://datasets/... location) and replace its earlier import.
+    `model` names the model of a single-model source (an .eval_results file) whose path does not."""
     if kind is not None and kind not in SOURCE_KINDS:
         raise EvidenceError(f"Unknown source kind '{kind}'. Use one of: {', '.join(SOURCE_KINDS)}.")
     if fmt is not None:
         module(fmt)  # unknown names fail here, with suggestions
     with db.connect() as connection:
         names = task_names(connection)
-    context = ImportContext(task_names=names, kind=kind, key=key)
+        benchmarks = task_benchmarks_all(connection)
+    context = ImportContext(task_names=names, kind=kind, key=key, model=model, benchmarks=benchmarks)
     if _is_hub_location(location):
         from catalog.evidence.importers.openllm import parse_hub
 

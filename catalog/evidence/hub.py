@@ -1,14 +1,17 @@
-"""Evidence from `catalog sync`: the model-index results a Hub item carries in its card data, stored as evidence
-(source key "hub-sync", kind model-card) for each model a sync page inserts or changes.
+"""Evidence from `catalog sync`: the model-index results a Hub item carries in its card data, and the Hub's newer
+eval results (`evalResults`: the model repo's `.eval_results/*.yaml` entries), stored as evidence (source key
+"hub-sync"; kind model-card for model-index rows, hub for eval results) for each model a sync page inserts or
+changes.
 
 Called by catalog.hub.sync inside the page's transaction; a model's earlier hub-sync rows are replaced by the new
-ones, other models' rows are left alone. The values go through the same model-index reader as imported cards
-(scale detected or refused, the verified flag kept).
+ones, other models' rows are left alone. The values go through the same readers as imported cards and imported
+`.eval_results` files (scale detected or refused, the verified flag kept).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -37,13 +40,21 @@ def _model_index(reported: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"results": results}]
 
 
-def store_hub_evidence(connection: Connection, items: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> int:
-    """Replace the hub-sync rows of these (model id, derived reported metrics) items; the rows written."""
+def store_hub_evidence(
+    connection: Connection,
+    items: Sequence[tuple[str, Sequence[dict[str, Any]]]],
+    eval_results: Mapping[str, Sequence[Any]] | None = None,
+) -> int:
+    """Replace the hub-sync rows of these (model id, derived reported metrics) items, adding each model's Hub eval
+    results (model id -> its `evalResults` entries); the rows written."""
     if not items:
         return 0
-    from catalog.evidence.api import task_names
+    from catalog.evidence.api import task_benchmarks_all, task_names
+    from catalog.evidence.importers.evalresults import entry_items
 
     names = task_names(connection)
+    eval_results = eval_results or {}
+    benchmarks = task_benchmarks_all(connection) if eval_results else ()
     if connection.execute(select(evidence_sources.c.key).where(evidence_sources.c.key == SOURCE.key)).first() is None:
         register_source(connection, SOURCE)
     model_ids = [model_id for model_id, _ in items]
@@ -52,11 +63,18 @@ def store_hub_evidence(connection: Connection, items: Sequence[tuple[str, Sequen
     seen: set[tuple[Any, ...]] = set()
     unique = []
     for model_id, reported in items:
-        if not reported:
-            continue
-        for item in model_index_items(
-            model_id, _model_index(reported), names, source_url=f"https://huggingface.co/{model_id}"
-        ):
+        read: list[Any] = []
+        if reported:
+            read.extend(
+                model_index_items(
+                    model_id, _model_index(reported), names, source_url=f"https://huggingface.co/{model_id}"
+                )
+            )
+        if eval_results.get(model_id):
+            url = f"https://huggingface.co/{model_id}/tree/main/.eval_results"
+            entries = entry_items(model_id, list(eval_results[model_id]), benchmarks, file_url=url)
+            read.extend(replace(r, source_kind="hub") if isinstance(r, EvidenceRecord) else r for r in entries)
+        for item in read:
             if isinstance(item, EvidenceRecord) and item.identity() not in seen:  # as an import drops duplicates
                 seen.add(item.identity())
                 unique.append(_row(item, parsed))

@@ -39,6 +39,7 @@ class Registry:
     aliases: dict[str, str]  # normalised spelling -> canonical name, for every task
     task_aliases: dict[tuple[str, str], str]  # (task id, normalised spelling) -> canonical name
     task_names: dict[str, str]  # source task spellings -> taxonomy task id
+    benchmark_datasets: dict[str, tuple[str, str | None]]  # Hub benchmark dataset (lower case) -> (metric, task)
 
 
 def normalise_name(raw: str) -> str:
@@ -81,7 +82,20 @@ def registry() -> Registry:
             for alias in spellings or ():
                 task_aliases[(task_id, normalise_name(str(alias)))] = name
     task_names = {normalise_name(k): v for k, v in (data.get("task_names") or {}).items()}
-    return Registry(metrics=metrics, aliases=aliases, task_aliases=task_aliases, task_names=task_names)
+    benchmark_datasets = {
+        str(name).lower(): (str(entry["metric"]), entry.get("task"))
+        for name, entry in (data.get("benchmark_datasets") or {}).items()
+    }
+    for name, (metric_name, _) in benchmark_datasets.items():
+        if metric_name not in metrics:
+            raise ValueError(f"metrics.yaml: benchmark_datasets {name} names unknown metric {metric_name!r}")
+    return Registry(
+        metrics=metrics,
+        aliases=aliases,
+        task_aliases=task_aliases,
+        task_names=task_names,
+        benchmark_datasets=benchmark_datasets,
+    )
 
 
 def metric(name: str) -> MetricSpec:

@@ -28,6 +28,7 @@ PAGE_SIZE = 1000  # the Hub's maximum page size for /api/models
 LIST_EXPAND = (
     "pipeline_tag", "library_name", "tags", "downloads", "likes", "lastModified", "createdAt", "gated", "cardData",
     "config", "transformersInfo", "safetensors", "author", "sha", "private", "model-index",
+    "evalResults",
 )  # fmt: skip
 
 

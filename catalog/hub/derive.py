@@ -68,6 +68,7 @@ class DerivedModel:
     languages: list[str]
     reported: list[dict[str, Any]]
     provenance: dict[str, str] = field(default_factory=dict)
+    eval_results: list[dict[str, Any]] = field(default_factory=list)  # the Hub's evalResults, stored as evidence
 
     @property
     def architecture_derived(self) -> bool:
@@ -331,5 +332,6 @@ class Deriver:
             "hub_digest": record.digest(),
         }
         return DerivedModel(
-            values=values, tasks=tasks, languages=languages, reported=self.reported(record), provenance=provenance
-        )
+            values=values, tasks=tasks, languages=languages, reported=self.reported(record), provenance=provenance,
+            eval_results=record.eval_results,
+        )  # fmt: skip

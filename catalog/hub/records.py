@@ -138,6 +138,7 @@ class HubModel:
     transformers_info: dict[str, Any] = field(default_factory=dict)
     safetensors_total: int | None = None
     model_index: list[dict[str, Any]] = field(default_factory=list)
+    eval_results: list[dict[str, Any]] = field(default_factory=list)  # the Hub's .eval_results entries
     _digest: list[str] = field(default_factory=list, compare=False, repr=False)  # computed once
 
     def digest(self) -> str:
@@ -180,6 +181,8 @@ class HubModel:
             item["safetensors"] = {"total": self.safetensors_total}
         if self.model_index:
             item["model-index"] = self.model_index
+        if self.eval_results:
+            item["evalResults"] = self.eval_results
         return item
 
 
@@ -266,6 +269,7 @@ def parse_item(raw: Any) -> HubModel:
     model_index = raw.get("model-index")
     if model_index is None:
         model_index = _mapping(raw.get("cardData")).get("model-index")
+    eval_results = raw.get("evalResults", raw.get("eval_results"))
     record = HubModel(
         id=model_id,
         author=_text(raw.get("author"), "author") or (model_id.split("/")[0] if "/" in model_id else None),
@@ -284,6 +288,7 @@ def parse_item(raw: Any) -> HubModel:
         transformers_info=_mapping(raw.get("transformersInfo")),
         safetensors_total=_count(total, "safetensors.total") if total is not None else None,
         model_index=[m for m in model_index if isinstance(m, dict)] if isinstance(model_index, list) else [],
+        eval_results=[e for e in eval_results if isinstance(e, dict)] if isinstance(eval_results, list) else [],
     )
     try:
         record.digest()

@@ -313,10 +313,11 @@ def upsert_page(conn: Connection, derived: Sequence[DerivedModel], source: str, 
         conn.execute(insert(MODEL_LANGUAGES), languages)
     if reported:
         conn.execute(insert(REPORTED), reported)
-    from catalog.evidence.hub import store_hub_evidence  # model-index results are quality evidence too
+    from catalog.evidence.hub import store_hub_evidence  # model-index and eval results are quality evidence too
 
     synced = [*insert_children, *(item for item, _ in curated_changed)]
-    store_hub_evidence(conn, [(item.values["id"], item.reported) for item in synced])
+    store_hub_evidence(conn, [(item.values["id"], item.reported) for item in synced],
+                       {item.values["id"]: item.eval_results for item in synced if item.eval_results})  # fmt: skip
     if unchanged:
         conn.execute(
             update(MODELS).where(MODELS.c.id.in_(unchanged)).values(synced_at=now, updated_at=MODELS.c.updated_at)

@@ -21,6 +21,7 @@ FORMATS: dict[str, str] = {
     "spacy-meta": "catalog.evidence.importers.spacy",
     "tner": "catalog.evidence.importers.tner",
     "lm-eval": "catalog.evidence.importers.lmeval",
+    "hub-eval-results": "catalog.evidence.importers.evalresults",
     "model-card": "catalog.evidence.importers.modelcard",
     "generic": "catalog.evidence.importers.generic",
 }
@@ -34,6 +35,9 @@ class ImportContext:
     kind: str | None = None  # --source: overrides the format's default source kind
     key: str | None = None  # --key: overrides the default source key
     name: str | None = None
+    model: str | None = None  # --model: the model a single-model source is about (.eval_results)
+    # (task id, seeded benchmark record) for every task: a bare value on a listed dataset takes its metric
+    benchmarks: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
 def module(fmt: str) -> Any:
