@@ -353,3 +353,43 @@ def test_mteb_older_result_shapes(db: Any, tmp_path: Path) -> None:
         ("mteb/STS17", "ko-ko"): ("spearman", 0.7),
         ("mteb/Banking77Classification", "default"): ("accuracy", 0.75),
     }
+
+
+@pytest.mark.parametrize(
+    ("relative", "fmt"),
+    [
+        ("evidence/spacy-models", "spacy-meta"),  # the repository's root, which holds meta/
+        ("evidence/spacy-models/meta", "spacy-meta"),
+        ("evidence/mteb-results", "mteb"),  # the results repository's root, which holds results/
+        ("evidence/mteb-results/results", "mteb"),
+        ("evidence/model-cards-2022", "model-card"),
+    ],
+)
+def test_detect_repository_roots(relative: str, fmt: str) -> None:
+    from catalog.evidence.importers import detect
+
+    assert detect(require_shared(relative)) == fmt
+
+
+def test_spacy_models_root_imports_like_its_meta_folder(db: Any) -> None:
+    report = import_evidence(db, str(require_shared("evidence/spacy-models")))
+    assert (report.rows_read, report.rows_imported, report.facts) == (249, 246, 188)
+
+
+def test_model_cards_tree_under_models_folder(db: Any, tmp_path: Path) -> None:
+    from catalog.evidence.importers import detect
+
+    card = tmp_path / "cards-repo" / "models" / "acme" / "ner-base" / "README.md"
+    card.parent.mkdir(parents=True)
+    card.write_text(
+        "---\nmodel-index:\n- name: ner-base\n  results:\n  - task: {type: token-classification}\n"
+        "    dataset: {type: conll2003, name: CoNLL-2003, split: test}\n"
+        "    metrics:\n    - {type: f1, value: 0.911}\n---\n# ner-base\n",
+        encoding="utf-8",
+    )
+    assert detect(tmp_path / "cards-repo") == "model-card"
+    report = import_evidence(db, str(tmp_path / "cards-repo"))
+    assert report.rows_imported == 1
+    with db.connect() as conn:
+        row = conn.execute(select(evidence).where(evidence.c.source_key == report.source.key)).one()
+    assert (row.model_id, row.metric, row.value) == ("acme/ner-base", "seqeval-f1", pytest.approx(0.911))

@@ -23,10 +23,17 @@ from catalog.evidence.registry import canonical_task
 FORMAT = "model-card"
 
 
+def _tree(path: Path) -> Path:
+    """The folder of ORG/NAME/README.md cards: `path`, or its `models/` folder (a clone of a cards repository)."""
+    if path.is_dir() and next(iter(path.glob("*/*/README.md")), None) is None and (path / "models").is_dir():
+        return path / "models"
+    return path
+
+
 def detect(path: Path) -> bool:
     if path.is_file():
         return path.name.lower() == "readme.md"
-    return path.is_dir() and next(iter(path.glob("*/*/README.md")), None) is not None
+    return path.is_dir() and next(iter(_tree(path).glob("*/*/README.md")), None) is not None
 
 
 def _text(value: Any) -> str | None:
@@ -123,7 +130,8 @@ def _model_index_items(model_id: str, model_index: Any, task_names: dict[str, st
 def _cards(path: Path) -> list[tuple[str, Path]]:
     if path.is_file():
         return [(f"{path.parent.parent.name}/{path.parent.name}", path)]
-    return [(f"{card.parent.parent.name}/{card.parent.name}", card) for card in sorted(path.glob("*/*/README.md"))]
+    tree = _tree(path)
+    return [(f"{card.parent.parent.name}/{card.parent.name}", card) for card in sorted(tree.glob("*/*/README.md"))]
 
 
 def _items(path: Path, context: ImportContext, parsed: Parsed) -> Iterator[Item]:

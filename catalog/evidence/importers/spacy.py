@@ -34,7 +34,12 @@ def _is_meta(data: Any) -> bool:
 
 
 def _files(path: Path) -> list[Path]:
-    return sorted(path.glob("*.json")) if path.is_dir() else [path]
+    """The meta files: one file, a folder of them, or a clone of explosion/spacy-models (its `meta/` folder)."""
+    if not path.is_dir():
+        return [path]
+    if not any(path.glob("*.json")) and (path / "meta").is_dir():
+        path = path / "meta"
+    return sorted(path.glob("*.json"))
 
 
 def detect(path: Path) -> bool:
