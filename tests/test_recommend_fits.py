@@ -97,3 +97,15 @@ def test_fits_as_in_json_and_table(run_cli, mini_taxonomy: Path, monkeypatch: py
     assert table.code == 0, table.err
     text = " ".join(table.out.split())
     assert "fits only as int8" in text and "--fits: 1 of these fit only as int8" in text
+
+
+def test_explain_says_which_dtype_fits(run_cli, mini_taxonomy: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    model_id, params, architecture, task = BERT
+    limit = _limit_where(params, architecture, task, "bfloat16")
+    monkeypatch.setattr(engine, "_machine_memory_bytes", lambda: limit)
+    done = run_cli("recommend", "--task", "ner", "--fits", "--explain", model_id)
+    assert done.code == 0, done.err
+    text = " ".join(done.out.split())
+    assert "fits only as bfloat16" in text and "estimated: cost model: bfloat16 weights" in text
+    as_json = run_cli("recommend", "--task", "ner", "--fits", "--explain", model_id, "--format", "json")
+    assert json.loads(as_json.out)["figures"]["fits_as"]["dtype"] == "bfloat16"

@@ -286,6 +286,13 @@ def _print_explanation(explanation: Any, fmt: str) -> None:
     console.print(table)
     if explanation.base_model:
         console.print(escape(f"Fine-tuned from {explanation.base_model}."))
+    fits_as = explanation.figures.get("fits_as")
+    if fits_as:
+        memory = fits_as["memory_bytes"]
+        size = f"{memory / 2**30:.2f} GiB of " if memory else "within "
+        console.print(escape(f"--fits: too big at the dtype asked for; fits only as {fits_as['label']}, {size}"
+                             f"{fits_as['limit_bytes'] / 2**30:.2f} GiB ({fits_as['runtime']}); "
+                             f"{fits_as['basis']}."))  # fmt: skip
     _print_evidence(explanation, console)
 
 

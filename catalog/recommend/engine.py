@@ -1059,6 +1059,7 @@ def explain(model_id: str, task: str, *, db: Database | None = None, **options: 
                 "accuracy": item.accuracy.to_dict() if item and item.accuracy else None,
                 "latency_ms": item.latency_ms.to_dict() if item and item.latency_ms else None,
                 "memory_bytes": item.memory_bytes.to_dict() if item and item.memory_bytes else None,
+                "fits_as": item.fits_as if item else None,
             },
             base_model=base_model,
             evidence=item.evidence if item else None,
