@@ -109,6 +109,11 @@ def sources_command(fmt: str, db_url: str | None) -> None:
     from catalog.output import Column, render
 
     rows = list_sources(open_db(db_url))
+    if fmt == "table" and rows:
+        from rich.console import Console
+
+        print_sources(rows, Console())
+        return
     columns = [
         Column("Source", lambda r: r["key"], min_width=20),
         Column("Kind", lambda r: r["kind"]),
@@ -120,6 +125,37 @@ def sources_command(fmt: str, db_url: str | None) -> None:
         Column("Imported at", lambda r: r["imported_at"], optional=True),
     ]
     render(rows, columns, fmt, title="Evidence sources", empty="No evidence yet: run `catalog evidence import PATH`.")
+
+
+def print_sources(rows: list[dict[str, Any]], console: Any) -> None:
+    """The sources table fitted to the console (columns chosen by width, words never cut), numbered; the long
+    source keys (format and location, used by --key) follow it, one per line, never broken into fragments."""
+    from rich.markup import escape
+
+    from catalog.output import Column, fit_table
+
+    numbered = [{"n": i, **row} for i, row in enumerate(rows, start=1)]
+    columns = [
+        Column("#", lambda r: r["n"], justify="right", no_wrap=True),
+        Column("Name", lambda r: r["name"], no_wrap=True),
+        Column("Kind", lambda r: r["kind"], no_wrap=True),
+        Column("Read", lambda r: r["rows_read"], justify="right", no_wrap=True),
+        Column("Imported", lambda r: r["rows_imported"], justify="right", no_wrap=True),
+        Column("Skipped", lambda r: ", ".join(f"{k} {v}" for k, v in (r["skipped"] or {}).items()) or "—",
+               max_width=40, priority=1),
+        Column("Format", lambda r: r["format"], no_wrap=True, priority=2),
+        Column("Imported at", lambda r: (r["imported_at"] or "—").replace("T", " "), priority=3),
+    ]  # fmt: skip
+    fitted = fit_table(console, numbered, columns, title="Evidence sources")
+    if fitted is None:
+        for row in numbered:
+            console.print(escape(f"{row['n']}. {row['name']} ({row['kind']}): {row['rows_imported']} of "
+                                 f"{row['rows_read']} imported"))  # fmt: skip
+    else:
+        console.print(fitted[0])
+    console.print("Source keys (--key):")
+    for row in numbered:
+        console.print(escape(f"{row['n']:>3}. {row['key']}"), soft_wrap=True)
 
 
 def _value(row: dict[str, Any]) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 
 def _team_file(tmp_path: Path) -> Path:
     path = tmp_path / "team.csv"
@@ -82,3 +84,34 @@ def test_single_card_without_front_matter_end_is_refused(run_cli: Any, tmp_path:
     )
     result = run_cli("evidence", "import", str(card))
     assert result.code == 1 and result.err.count("\n") == 1 and str(card) in result.err
+
+
+_SOURCES = [
+    {"key": "mteb:/home/someone/src/embeddings-benchmark/results/results", "kind": "leaderboard",
+     "name": "mteb-results", "format": "mteb", "rows_read": 27971, "rows_imported": 27411,
+     "skipped": {"empty-scores": 560}, "imported_at": "2026-12-02T14:00:00"},
+    {"key": "hub-eval-results:/home/someone/models/acme__chat-7b/.eval_results", "kind": "hub",
+     "name": "hub-eval-results", "format": "hub-eval-results", "rows_read": 5, "rows_imported": 4,
+     "skipped": {"unknown-benchmark": 1}, "imported_at": "2026-12-02T14:05:00"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_sources_table_readable_at_width(width: int) -> None:
+    from rich.console import Console
+
+    from catalog.cli.evidence import print_sources
+
+    console = Console(width=width, record=True, color_system=None)
+    print_sources(_SOURCES, console)
+    text = console.export_text()
+    lines = text.splitlines()
+    table = text.split("Source keys")[0]
+    assert all(len(line) <= width for line in table.splitlines())
+    for source in _SOURCES:
+        assert source["name"] in table  # whole, on one line
+        assert source["key"] in text.replace("\n", "")  # each key listed whole after the table
+    keys = [line for line in lines if "/home/someone" in line]
+    assert len(keys) <= 2 * len(_SOURCES)  # a key on its own line (the terminal may fold it), not in fragments
+    if width >= 120:
+        assert "Skipped" in table and "unknown-benchmark 1" in table
