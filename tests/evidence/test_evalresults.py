@@ -171,7 +171,7 @@ def _record(model_id: str, eval_results: list[dict[str, Any]] | None) -> dict[st
     return record
 
 
-def test_sync_stores_hub_eval_results(mini_taxonomy: Path, tmp_path: Path) -> None:
+def test_sync_stores_hub_eval_results(mini_taxonomy: Path, db_url: str) -> None:
     from catalog.hub.sync import sync_from_hub
 
     text = mini_taxonomy.read_text(encoding="utf-8")
@@ -186,9 +186,10 @@ def test_sync_stores_hub_eval_results(mini_taxonomy: Path, tmp_path: Path) -> No
          "data": {"dataset": {"id": "conll2003", "split": "test"}, "value": 0.913, "date": "2025-02-01"}},
         {"filename": ".eval_results/broken.yaml", "error": "value is required"},
         {"dataset": {"id": "acme/private-bench", "task_id": "default"}, "value": 0.5},
+        {"dataset": {"id": "conll2003", "split": "validation"}, "value": 0.9, "notes": "a NUL \x00 here"},
     ]  # fmt: skip
     hub = FakeHub.from_records([_record("org/ner-a", entries), _record("org/ner-b", None)])
-    db = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
+    db = open_database(db_url)
     with HubServer(hub) as server:
         sync_from_hub(db, tasks=["token-classification"], limit=10, endpoint=server.url)
         first = _rows(db, "hub-sync")
@@ -199,5 +200,16 @@ def test_sync_stores_hub_eval_results(mini_taxonomy: Path, tmp_path: Path) -> No
     assert [(r.model_id, r.metric, r.value, r.verified, r.source_kind, r.protocol) for r in first] == [
         ("org/ner-a", "seqeval-f1", pytest.approx(0.913), True, "hub", "hub eval.yaml")
     ]
-    assert first[0].details["filename"] == ".eval_results/conll.yaml"
+    assert first[0].details["filename"] == ".eval_results/conll.yaml"  # the NUL entry refused, not the model
     assert [(r.model_id, r.value, r.verified) for r in second] == [("org/ner-a", pytest.approx(0.919), False)]
+
+
+def test_hub_item_eval_results_field_spellings() -> None:
+    from catalog.hub.records import parse_item
+
+    entry = {"dataset": {"id": "cais/hle", "task_id": "default"}, "value": 20.9}
+    camel = parse_item({"id": "org/m", "evalResults": [entry, "not an entry"]})
+    snake = parse_item({"id": "org/m", "eval_results": [entry]})
+    assert camel.eval_results == snake.eval_results == [entry]
+    assert camel.to_hub_dict()["evalResults"] == [entry]  # kept in snapshot exports
+    assert parse_item({"id": "org/m"}).digest() != camel.digest()  # a changed result re-syncs the model

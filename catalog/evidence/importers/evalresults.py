@@ -107,6 +107,18 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _has_nul(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 32:
+        return True  # nested beyond any real entry: refused like a NUL
+    if isinstance(value, dict):
+        return any(_has_nul(k, depth + 1) or _has_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v, depth + 1) for v in value)
+    return False
+
+
 def _benchmark_metric(
     dataset: str, config: str | None, benchmarks: Sequence[tuple[str, Mapping[str, Any]]]
 ) -> tuple[str, str | None] | str | None:
@@ -146,6 +158,9 @@ def entry_items(
     for raw in entries if isinstance(entries, list) else [entries]:
         if not isinstance(raw, dict):
             yield Skipped("malformed-eval-result", f"{model_id}: {type(raw).__name__}")
+            continue
+        if _has_nul(raw):  # PostgreSQL stores no NUL in text or JSON: the entry, not the model, is refused
+            yield Skipped("unstorable-entry", f"{model_id}: a NUL character or nesting too deep")
             continue
         if "error" in raw:
             yield Skipped("invalid-on-hub", f"{model_id}: {raw.get('filename')}: {raw['error']}")
