@@ -104,7 +104,7 @@ class CatalogEstimator:
         arch = self._arch(params, family)
         if arch is None:
             return None
-        compute, weights = _compute_and_weights(option) if option else (self.dtype, self.weights_dtype)
+        compute, weights = _compute_and_weights(option or self.weights_dtype)
         return _total_memory(
             arch, self.task, self.batch, self.seq_len, compute, params * _bytes(weights), self.fit.memory_overhead_mb
         )
@@ -224,9 +224,11 @@ def smaller_options(dtype: str, architecture: str | None) -> tuple[str, ...]:
 
 
 def _compute_and_weights(dtype: str) -> tuple[str, str]:
-    """Quantised weights (int8, int4) are computed in float32."""
+    """(activations and KV cache dtype, weights dtype): int8 weights (torch's dynamic quantisation) compute in
+    float32; Q4 runs in llama.cpp, whose KV cache is float16 by default."""
     weights_dtype = dtype if dtype in _SIZES else "float32"
-    return weights_dtype if weights_dtype in ("float32", "bfloat16", "float16") else "float32", weights_dtype
+    compute = {"int8": "float32", "int4": "float16"}.get(weights_dtype, weights_dtype)
+    return compute, weights_dtype
 
 
 def _known(architecture: str | None) -> str | None:
