@@ -105,9 +105,10 @@ def test_eval_results_file_mapped_through_registry_and_benchmarks(db: Any, tmp_p
     # the with-tools score is another protocol than the plain one, and neither is the Open LLM set-up
     assert {r.protocol for r in (gpqa, hle_plain, hle_tools)} == {
         "hub eval.yaml",
-        "hub eval.yaml, no-tools",
-        "hub eval.yaml, tools",
+        "hub eval.yaml, no tools",
+        "hub eval.yaml, with tools",
     }
+    assert hle_tools.details["notes"] == "tools"  # the author's words kept
     assert all(r.source_kind == "hub" for r in rows)
 
 
@@ -213,3 +214,21 @@ def test_hub_item_eval_results_field_spellings() -> None:
     assert camel.eval_results == snake.eval_results == [entry]
     assert camel.to_hub_dict()["evalResults"] == [entry]  # kept in snapshot exports
     assert parse_item({"id": "org/m"}).digest() != camel.digest()  # a changed result re-syncs the model
+
+
+@pytest.mark.parametrize(
+    ("notes", "variant"),
+    [
+        ("tools", "with tools"),
+        ("With tools", "with tools"),
+        ("No tools.", "no tools"),
+        ("no-tools", "no tools"),
+        ("chain-of-thought", "chain of thought"),
+        (None, None),
+        (" . ", None),
+    ],
+)
+def test_note_variant(notes: str | None, variant: str | None) -> None:
+    from catalog.evidence.importers.evalresults import note_variant
+
+    assert note_variant(notes) == variant

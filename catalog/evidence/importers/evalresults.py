@@ -17,10 +17,10 @@ arrive from the Hub API as a model's `evalResults` (`catalog sync`, catalog.evid
 An entry names no metric: its value is the benchmark's own score. The metric (and task) come from the registry's
 `benchmark_datasets` (data/metrics.yaml), else from the one catalog.yaml benchmark listing the dataset; an entry on
 any other dataset is skipped. Every row keeps the protocol "hub eval.yaml" (the benchmark's eval.yaml task, not
-the Open LLM Leaderboard's lm-evaluation-harness set-up), with the entry's notes appended ("hub eval.yaml, tools"),
-so a score with tools is never compared with a plain one. Percent or fraction is read from the value's range
-(ambiguous values refused). A `verifyToken` (or the API's `verified: true`) sets the verified flag; the catalog
-does not check the signature itself.
+the Open LLM Leaderboard's lm-evaluation-harness set-up), with the entry's notes appended (`note_variant`: "hub
+eval.yaml, with tools"), so a score with tools is never compared with a plain one. Percent or fraction is read
+from the value's range (ambiguous values refused). A `verifyToken` (or the API's `verified: true`) sets the verified
+flag; the catalog does not check the signature itself.
 
 Locations: one YAML file, a `.eval_results` folder, a model repo folder holding one, or a folder of such repos
 (`<org>/<name>/.eval_results/` or `<org>__<name>/.eval_results/`). The model id is `--model`, else read from the
@@ -107,6 +107,20 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+_TOOLS = {"tools": "with tools", "with tools": "with tools", "tool use": "with tools", "with tool use": "with tools",
+          "no tools": "no tools", "without tools": "no tools", "no tool use": "no tools"}  # fmt: skip
+
+
+def note_variant(notes: str | None) -> str | None:
+    """The protocol words of an entry's notes: lower case, separators as spaces, end punctuation dropped, and the
+    spellings of the documented examples made one ("With tools", "tools" -> "with tools"; "No tools.", "no-tools"
+    -> "no tools"). Anything else is kept as written, so two set-ups are never taken for one."""
+    if not notes:
+        return None
+    text = " ".join(notes.lower().replace("_", " ").replace("-", " ").split()).strip(" .;:!")
+    return _TOOLS.get(text, text) or None
+
+
 def _has_nul(value: Any, depth: int = 0) -> bool:
     if isinstance(value, str):
         return "\x00" in value
@@ -191,6 +205,7 @@ def entry_items(
             continue
         metric, task_id = mapped
         notes = _text(entry.notes)
+        variant = note_variant(notes)
         verified = raw.get("verified") is True or bool(_text(entry.verify_token))
         source_name = _text(entry.source_name)
         details = {
@@ -216,7 +231,7 @@ def entry_items(
             scale=None,
             dataset_config=config[:128] if config else None,
             split=(_text(dataset_raw.get("split")) or "")[:64] or None,
-            protocol=f"{PROTOCOL}, {notes}"[:128] if notes else PROTOCOL,
+            protocol=f"{PROTOCOL}, {variant}"[:128] if variant else PROTOCOL,
             harness=(_text(data.get("evaluation_framework")) or "")[:64] or None,
             source_url=_text(entry.source_url) or file_url,
             source_date=parse_date(entry.date),
