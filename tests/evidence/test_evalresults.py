@@ -232,3 +232,25 @@ def test_note_variant(notes: str | None, variant: str | None) -> None:
     from catalog.evidence.importers.evalresults import note_variant
 
     assert note_variant(notes) == variant
+
+
+def test_metric_from_catalog_benchmarks() -> None:
+    from catalog.evidence.importers.evalresults import _benchmark_metric
+
+    benchmarks = [
+        ("question-answering", {"id": "squad", "datasets": ["squad"], "metric": "squad-f1"}),
+        ("text2text-generation", {"id": "squad-gen", "datasets": ["squad"], "metric": "exact-match"}),
+        ("summarization", {"id": "cnn", "datasets": ["cnn_dailymail:3.0.0"], "metric": "rouge-l"}),
+        ("text2text-generation", {"id": "cnn-t2t", "datasets": ["cnn_dailymail:3.0.0"], "metric": "rouge-l"}),
+        ("sentence-similarity", {"id": "mteb", "metric": "mteb-mean",
+                                 "aggregate": [{"dataset": "mteb/STS17", "config": "en-en", "metric": "spearman"}]}),
+    ]  # fmt: skip
+    assert _benchmark_metric("cais/hle", None, benchmarks) == ("accuracy", "text-generation")  # the registry's
+    assert (
+        _benchmark_metric("squad", None, benchmarks)
+        == "exact-match for text2text-generation, squad-f1 for question-answering"
+    )
+    assert _benchmark_metric("cnn_dailymail", "3.0.0", benchmarks) == ("rouge-l", None)  # two tasks, one metric
+    assert _benchmark_metric("cnn_dailymail", "1.0.0", benchmarks) is None  # another config
+    assert _benchmark_metric("mteb/STS17", "en-en", benchmarks) == ("spearman", "sentence-similarity")
+    assert _benchmark_metric("mteb/STS17", "en-de", benchmarks) is None

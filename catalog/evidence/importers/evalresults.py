@@ -15,8 +15,8 @@ carry (config, split, evaluation_framework) from the entry itself; unknown field
 arrive from the Hub API as a model's `evalResults` (`catalog sync`, catalog.evidence.hub).
 
 An entry names no metric: its value is the benchmark's own score. The metric (and task) come from the registry's
-`benchmark_datasets` (data/metrics.yaml), else from the one catalog.yaml benchmark listing the dataset; an entry on
-any other dataset is skipped. Every row keeps the protocol "hub eval.yaml" (the benchmark's eval.yaml task, not
+`benchmark_datasets` (data/metrics.yaml), else from the catalog.yaml benchmarks listing the dataset (when they agree
+on one metric); an entry on any other dataset is skipped. Every row keeps the protocol "hub eval.yaml" (the benchmark's eval.yaml task, not
 the Open LLM Leaderboard's lm-evaluation-harness set-up), with the entry's notes appended (`note_variant`: "hub
 eval.yaml, with tools"), so a score with tools is never compared with a plain one. Percent or fraction is read
 from the value's range (ambiguous values refused). A `verifyToken` (or the API's `verified: true`) sets the verified
@@ -136,25 +136,35 @@ def _has_nul(value: Any, depth: int = 0) -> bool:
 def _benchmark_metric(
     dataset: str, config: str | None, benchmarks: Sequence[tuple[str, Mapping[str, Any]]]
 ) -> tuple[str, str | None] | str | None:
-    """(metric, task) of a bare value on `dataset`: the registry's benchmark_datasets, else the one catalog.yaml
-    benchmark listing it; None when none does; a text when several tasks' benchmarks do with different metrics."""
+    """(metric, task) of a bare value on `dataset`: the registry's benchmark_datasets, else the catalog.yaml
+    benchmarks listing it (a listed dataset, or an aggregate member such as an MTEB task, with its config); the
+    task is None when benchmarks of several tasks agree on the metric. None when no benchmark lists it; a text
+    naming the candidates when they disagree on the metric."""
     from catalog.evidence.registry import registry
 
     known = registry().benchmark_datasets.get(dataset.lower())
     if known is not None:
         return known
-    found: set[tuple[str, str | None]] = set()
+    wanted, given = dataset.lower(), (config or "default").lower()
+    found: set[tuple[str, str]] = set()
     for task_id, bench in benchmarks:
         for entry in bench.get("datasets") or ():
             name, _, entry_config = str(entry).partition(":")
-            if name.lower() != dataset.lower() or not bench.get("metric"):
+            if name.lower() == wanted and bench.get("metric") and (not entry_config or given == entry_config.lower()):
+                found.add((str(bench["metric"]), task_id))
+        for member in bench.get("aggregate") or ():
+            if not isinstance(member, Mapping) or str(member.get("dataset", "")).lower() != wanted:
                 continue
-            if entry_config and (config or "default").lower() != entry_config.lower():
-                continue
-            found.add((str(bench["metric"]), task_id))
-    if len(found) > 1:
+            metric = member.get("metric") or bench.get("metric")
+            if metric and (not member.get("config") or given == str(member["config"]).lower()):
+                found.add((str(metric), task_id))
+    metrics = {metric for metric, _ in found}
+    if len(metrics) > 1:
         return ", ".join(sorted(f"{metric} for {task}" for metric, task in found))
-    return next(iter(found), None)
+    if not metrics:
+        return None
+    tasks = {task for _, task in found}
+    return metrics.pop(), (tasks.pop() if len(tasks) == 1 else None)
 
 
 def entry_items(
