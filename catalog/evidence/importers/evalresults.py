@@ -16,11 +16,11 @@ arrive from the Hub API as a model's `evalResults` (`catalog sync`, catalog.evid
 
 An entry names no metric: its value is the benchmark's own score. The metric (and task) come from the registry's
 `benchmark_datasets` (data/metrics.yaml), else from the catalog.yaml benchmarks listing the dataset (when they agree
-on one metric); an entry on any other dataset is skipped. Every row keeps the protocol "hub eval.yaml" (the benchmark's eval.yaml task, not
-the Open LLM Leaderboard's lm-evaluation-harness set-up), with the entry's notes appended (`note_variant`: "hub
-eval.yaml, with tools"), so a score with tools is never compared with a plain one. Percent or fraction is read
-from the value's range (ambiguous values refused). A `verifyToken` (or the API's `verified: true`) sets the verified
-flag; the catalog does not check the signature itself.
+on one metric); an entry on any other dataset is skipped. Every row keeps the protocol "hub eval.yaml" (the
+benchmark's eval.yaml task, not the Open LLM Leaderboard's lm-evaluation-harness set-up), with the entry's notes
+appended (`note_variant`: "hub eval.yaml, with tools"), so a score with tools is never compared with a plain one.
+Percent or fraction is read from the value's range (ambiguous values refused). A `verifyToken` (or the API's
+`verified: true`) sets the verified flag; the catalog does not check the signature itself.
 
 Locations: one YAML file, a `.eval_results` folder, a model repo folder holding one, or a folder of such repos
 (`<org>/<name>/.eval_results/` or `<org>__<name>/.eval_results/`). The model id is `--model`, else read from the
