@@ -254,3 +254,20 @@ def test_metric_from_catalog_benchmarks() -> None:
     assert _benchmark_metric("cnn_dailymail", "1.0.0", benchmarks) is None  # another config
     assert _benchmark_metric("mteb/STS17", "en-en", benchmarks) == ("spearman", "sentence-similarity")
     assert _benchmark_metric("mteb/STS17", "en-de", benchmarks) is None
+
+
+def test_fallback_reader_matches_huggingface_hub() -> None:
+    import yaml
+    from huggingface_hub import parse_eval_result_entries
+
+    from catalog.evidence.importers.evalresults import _fallback_entries
+
+    data = yaml.safe_load(EVAL_RESULTS)
+    data = [{**d, "dataset": {"task_id": d["dataset"].get("config"), **d["dataset"]}} for d in data]
+    fields = ("dataset_id", "task_id", "value", "dataset_revision", "verify_token", "date", "source_url",
+              "source_name", "source_user", "source_org", "notes")  # fmt: skip
+    theirs = [tuple(getattr(e, f) for f in fields) for e in parse_eval_result_entries(data)]
+    ours = [tuple(getattr(e, f) for f in fields) for e in _fallback_entries(data)]
+    assert ours == theirs
+    with pytest.raises(ValueError):
+        _fallback_entries([{"dataset": {"id": "x"}, "value": 1, "source": {"name": "no url"}}])

@@ -10,8 +10,9 @@ list of entries:
       evaluation_framework: inspect-ai
       notes: "tools"
 
-read with huggingface_hub's `parse_eval_result_entries` (its `EvalResultEntry`), and the fields that class does not
-carry (config, split, evaluation_framework) from the entry itself; unknown fields are ignored. The same entries
+read with huggingface_hub's `parse_eval_result_entries` (its `EvalResultEntry`; the same fields are read here when the
+installed huggingface_hub predates it), and the fields that class does not carry (config, split,
+evaluation_framework) from the entry itself; unknown fields are ignored. The same entries
 arrive from the Hub API as a model's `evalResults` (`catalog sync`, catalog.evidence.hub).
 
 An entry names no metric: its value is the benchmark's own score. The metric (and task) come from the registry's
@@ -167,6 +168,36 @@ def _benchmark_metric(
     return metrics.pop(), (tasks.pop() if len(tasks) == 1 else None)
 
 
+def _fallback_entries(data: list[dict[str, Any]]) -> list[Any]:
+    """The documented fields of each entry, as huggingface_hub's EvalResultEntry names them (for a huggingface_hub
+    older than its eval-results module): dataset.id and value required, a source needs its url."""
+    from types import SimpleNamespace
+
+    entries = []
+    for item in data:
+        dataset, source = item["dataset"], item.get("source") or {}
+        if not isinstance(source, dict) or (source and "url" not in source):
+            raise ValueError("a source needs its url")
+        entries.append(
+            SimpleNamespace(
+                dataset_id=dataset["id"], task_id=dataset.get("task_id"), value=item["value"],
+                dataset_revision=dataset.get("revision"), verify_token=item.get("verifyToken"),
+                date=item.get("date"), source_url=source.get("url"), source_name=source.get("name"),
+                source_user=source.get("user"), source_org=source.get("org"), notes=item.get("notes"),
+            )
+        )  # fmt: skip
+    return entries
+
+
+def _hub_reader() -> Any:
+    """huggingface_hub's parse_eval_result_entries where the installed version has it, else the same reading here."""
+    try:
+        from huggingface_hub import parse_eval_result_entries
+    except ImportError:
+        return _fallback_entries
+    return parse_eval_result_entries
+
+
 def entry_items(
     model_id: str,
     entries: Any,
@@ -177,8 +208,7 @@ def entry_items(
     """Rows from a list of eval-results entries (a file's, or a Hub API item's `evalResults`), or why each was
     skipped. An API entry may wrap the file's entry as {"data": {...}, "verified": ..., "filename": ...}, or report
     a file the Hub could not validate as {"filename": ..., "error": ...}."""
-    from huggingface_hub import parse_eval_result_entries
-
+    parse_entries = _hub_reader()
     for raw in entries if isinstance(entries, list) else [entries]:
         if not isinstance(raw, dict):
             yield Skipped("malformed-eval-result", f"{model_id}: {type(raw).__name__}")
@@ -198,9 +228,7 @@ def entry_items(
             yield Skipped("no-value", f"{model_id}: {dataset_raw.get('id')}")
             continue
         try:  # huggingface_hub's reader; the older spec names the subset `config` instead of `task_id`
-            (entry,) = parse_eval_result_entries(
-                [{**data, "dataset": {"task_id": dataset_raw.get("config"), **dataset_raw}}]
-            )
+            (entry,) = parse_entries([{**data, "dataset": {"task_id": dataset_raw.get("config"), **dataset_raw}}])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             yield Skipped("malformed-eval-result", f"{model_id}: {type(exc).__name__}: {exc}")
             continue
