@@ -273,6 +273,31 @@ def test_table_is_readable_at_any_width(ner_db: Database, width: int) -> None:
         assert any(line.lstrip().startswith("1. ") for line in lines) or "Why" in header
 
 
+@pytest.mark.parametrize("width", [80, 120])
+def test_explain_is_readable_at_80_and_120_columns(ner_db: Database, width: int) -> None:
+    """Every word of every component's figure and provenance, and of every evidence row, appears whole."""
+    from rich.console import Console
+
+    from catalog.cli.recommend import _print_components, _print_evidence
+
+    _seed_evidence(ner_db)
+    explanation = explain("dslim/bert-base-NER", "ner", db=ner_db)
+    console = Console(width=width, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    _print_components(explanation, console)
+    _print_evidence(explanation, console)
+    console.file.close()
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= width for line in lines)
+    text = "\n".join(lines)
+    used, ignored = explanation.evidence_rows()
+    words = [word for c in explanation.components for word in f"{c.raw} {c.provenance}".split()]
+    words += [word for row in used + ignored for word in f"{row['dataset']} {row['source_name']}".split()]
+    assert used and words
+    for word in words:
+        assert word in text, f"{word!r} was cut at width {width}"
+    ner_db.dispose()
+
+
 def test_an_id_wider_than_the_terminal_is_listed_whole(ner_db: Database) -> None:
     from types import SimpleNamespace
 

@@ -255,7 +255,6 @@ def print_recommendations(result: Any, console: Any) -> None:
 def _print_explanation(explanation: Any, fmt: str) -> None:
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
     from catalog.output import render_json
 
@@ -272,18 +271,7 @@ def _print_explanation(explanation: Any, fmt: str) -> None:
             )
         )
         return
-    table = Table(title=escape(f"{explanation.model} for {explanation.task}: rank {explanation.rank}, "
-                               f"score {explanation.score:.4f} (profile {explanation.profile})"))  # fmt: skip
-    for header in ("Component", "Weight", "Value", "Contribution", "Raw", "Provenance"):
-        table.add_column(
-            header, overflow="fold", justify="right" if header in ("Weight", "Value", "Contribution") else "left"
-        )
-    for c in explanation.components:
-        table.add_row(
-            c.name, f"{c.weight:.2f}", f"{c.value:.3f}", f"{c.contribution:.4f}", escape(c.raw), escape(c.provenance)
-        )
-    table.add_row("total", "", "", f"{sum(c.contribution for c in explanation.components):.4f}", "", "")
-    console.print(table)
+    _print_components(explanation, console)
     if explanation.base_model:
         console.print(escape(f"Fine-tuned from {explanation.base_model}."))
     fits_as = explanation.figures.get("fits_as")
@@ -296,10 +284,45 @@ def _print_explanation(explanation: Any, fmt: str) -> None:
     _print_evidence(explanation, console)
 
 
+def _print_components(explanation: Any, console: Any) -> None:
+    """The score's components, fitted to the console like the ranking table: where the raw figure or its provenance
+    does not fit as a column, it follows the table, one line per component, so no word is cut."""
+    from rich.markup import escape
+
+    from catalog.output import Column, fit_table
+
+    title = (f"{explanation.model} for {explanation.task}: rank {explanation.rank}, "
+             f"score {explanation.score:.4f} (profile {explanation.profile})")  # fmt: skip
+    rows = [{"name": c.name, "weight": f"{c.weight:.2f}", "value": f"{c.value:.3f}",
+             "contribution": f"{c.contribution:.4f}", "raw": c.raw, "provenance": c.provenance}
+            for c in explanation.components]  # fmt: skip
+    rows.append({"name": "total", "weight": "", "value": "", "raw": "", "provenance": "",
+                 "contribution": f"{sum(c.contribution for c in explanation.components):.4f}"})  # fmt: skip
+    columns = [
+        Column("Component", lambda r: r["name"], no_wrap=True),
+        Column("Weight", lambda r: r["weight"], justify="right", no_wrap=True),
+        Column("Value", lambda r: r["value"], justify="right", no_wrap=True),
+        Column("Contribution", lambda r: r["contribution"], justify="right", no_wrap=True),
+        Column("Raw", lambda r: r["raw"], max_width=40, priority=1),
+        Column("Provenance", lambda r: r["provenance"], min_width=30, priority=2),
+    ]
+    fitted = fit_table(console, rows, columns, title=title)
+    kept = fitted[1] if fitted else []
+    if fitted:
+        console.print(fitted[0])
+    else:
+        console.print(escape(title))
+    shown = {column.header for column in kept}
+    for row in rows[:-1]:
+        parts = [] if fitted else [f"{row['contribution']} = {row['weight']} x {row['value']}"]
+        parts += [row[key] for key, header in (("raw", "Raw"), ("provenance", "Provenance")) if header not in shown]
+        if parts:
+            console.print(escape(f"{row['name']}: " + "; ".join(p for p in parts if p)))
+
+
 def _print_evidence(explanation: Any, console: Any) -> None:
     """Every evidence row the accuracy component used, and every row it ignored with the reason."""
     from rich.markup import escape
-    from rich.table import Table
 
     used, ignored = explanation.evidence_rows()
     quality = explanation.evidence
@@ -322,23 +345,42 @@ def _print_evidence(explanation: Any, console: Any) -> None:
         console.print("No quality evidence for this model on this task.")
         return
     if used:
-        table = Table(title=f"Evidence used ({len(used)})", show_lines=False)
-        for header in ("Benchmark", "Figure", "Source", "Standing"):
-            table.add_column(header, overflow="fold")
+        rows = []
         for row in used:
             standing = f"{row['standing']:.2f} vs {row['compared_with']}"
             if row["aggregate_of"]:
                 standing += f" (mean of {row['aggregate_of']})"
             shown = figure(row) + (f" ({row['note']})" if row.get("note") else "")
-            table.add_row(escape(row["benchmark"]), escape(shown), escape(source(row)), standing)
-        console.print(table)
+            rows.append({"benchmark": row["benchmark"], "figure": shown, "source": source(row), "standing": standing})
+        _print_fitted(console, rows, _keyed_columns("Benchmark", "Figure", "Source", "Standing"),
+                      f"Evidence used ({len(used)})")  # fmt: skip
     if ignored:
-        table = Table(title=f"Evidence ignored ({len(ignored)})", show_lines=False)
-        for header in ("Figure", "Source", "Reason"):
-            table.add_column(header, overflow="fold")
-        for row in ignored:
-            table.add_row(escape(figure(row)), escape(source(row)), escape(row["reason"]))
-        console.print(table)
+        rows = [{"figure": figure(row), "source": source(row), "reason": row["reason"]} for row in ignored]
+        _print_fitted(console, rows, _keyed_columns("Figure", "Source", "Reason"), f"Evidence ignored ({len(ignored)})")
+
+
+def _keyed_columns(*headers: str) -> list[Any]:
+    """Columns that show the row's value under each header's lower-case name."""
+    from operator import itemgetter
+
+    from catalog.output import Column
+
+    return [Column(header, itemgetter(header.lower())) for header in headers]
+
+
+def _print_fitted(console: Any, rows: list[dict[str, Any]], columns: list[Any], title: str) -> None:
+    """A table when its words fit the console, else one block of `header: value` lines per row (nothing cut)."""
+    from rich.markup import escape
+
+    from catalog.output import fit_table
+
+    fitted = fit_table(console, rows, columns, title=title)
+    if fitted is not None:
+        console.print(fitted[0])
+        return
+    console.print(escape(title))
+    for row in rows:
+        console.print(escape("- " + "; ".join(f"{c.header.lower()}: {c.value(row)}" for c in columns)))
 
 
 COMMANDS = [recommend_command]
