@@ -103,11 +103,12 @@ def test_eval_results_file_mapped_through_registry_and_benchmarks(db: Any, tmp_p
         "https://huggingface.co/acme/chat-7b/blob/main/.eval_results/scores.yaml",
     )
     # the with-tools score is another protocol than the plain one, and neither is the Open LLM set-up
-    assert {r.protocol for r in (gpqa, hle_plain, hle_tools)} == {
+    # "no tools" is the documented default: the same protocol as an entry without notes
+    assert [r.protocol for r in (gpqa, hle_plain, hle_tools)] == [
         "hub eval.yaml",
-        "hub eval.yaml, no tools",
+        "hub eval.yaml",
         "hub eval.yaml, with tools",
-    }
+    ]
     assert hle_tools.details["notes"] == "tools"  # the author's words kept
     assert all(r.source_kind == "hub" for r in rows)
 
@@ -118,7 +119,7 @@ def test_eval_results_never_compared_across_protocols(db: Any, tmp_path: Path) -
     report = import_evidence(db, str(_repo(tmp_path, "acme__chat-7b")))
     rows = [r for r in _rows(db, report.source.key) if r.dataset == "cais/hle"]
     plain = Benchmark(id="hle", name="HLE", datasets=("cais/hle",), metric="accuracy", variant="hub eval.yaml")
-    assert [protocol_problem(plain, r) is None for r in rows] == [False, False]  # no-tools and tools are variants
+    assert [protocol_problem(plain, r) is None for r in rows] == [True, False]  # with tools is another protocol
     gpqa = [r for r in _rows(db, report.source.key) if r.dataset == "Idavidrein/gpqa"]
     openllm = Benchmark(id="gpqa", name="OpenLLM GPQA", datasets=("Idavidrein/gpqa",), metric="accuracy", n_shot=0)
     assert protocol_problem(openllm, gpqa[0]) is not None
@@ -221,8 +222,8 @@ def test_hub_item_eval_results_field_spellings() -> None:
     [
         ("tools", "with tools"),
         ("With tools", "with tools"),
-        ("No tools.", "no tools"),
-        ("no-tools", "no tools"),
+        ("No tools.", None),
+        ("no-tools", None),
         ("chain-of-thought", "chain of thought"),
         (None, None),
         (" . ", None),
@@ -271,3 +272,20 @@ def test_fallback_reader_matches_huggingface_hub() -> None:
     assert ours == theirs
     with pytest.raises(ValueError):
         _fallback_entries([{"dataset": {"id": "x"}, "value": 1, "source": {"name": "no url"}}])
+
+
+def test_plain_hub_scores_count_on_the_hub_benchmarks_and_tool_scores_do_not(db: Any, tmp_path: Path) -> None:
+    """catalog.yaml's text-generation benchmarks take the Hub's eval.yaml scores without tools, never with tools, and
+    never on the Open LLM Leaderboard's GPQA (another protocol and metric)."""
+    from catalog.evidence.benchmarks import benchmark_record, problem
+    from catalog.taxonomy import load_taxonomy
+
+    task = next(t for t in load_taxonomy().tasks if t.id == "text-generation")
+    benchmarks = {b.id: benchmark_record(b) for b in task.benchmarks}
+    report = import_evidence(db, str(_repo(tmp_path, "acme__chat-7b")))
+    by_value = {round(r.value, 3): r for r in _rows(db, report.source.key)}
+    hle_plain, hle_tools, gpqa = by_value[0.209], by_value[0.264], by_value[0.412]
+    assert problem(benchmarks["hub-evals-hle"], hle_plain, "text-generation") is None
+    assert "with tools" in (problem(benchmarks["hub-evals-hle"], hle_tools, "text-generation") or "")
+    assert problem(benchmarks["hub-evals-gpqa"], gpqa, "text-generation") is None
+    assert problem(benchmarks["openllm-v2-gpqa"], gpqa, "text-generation") is not None

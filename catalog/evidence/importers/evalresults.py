@@ -109,13 +109,14 @@ def _text(value: Any) -> str | None:
 
 
 _TOOLS = {"tools": "with tools", "with tools": "with tools", "tool use": "with tools", "with tool use": "with tools",
-          "no tools": "no tools", "without tools": "no tools", "no tool use": "no tools"}  # fmt: skip
+          "no tools": "", "without tools": "", "no tool use": ""}  # fmt: skip
 
 
 def note_variant(notes: str | None) -> str | None:
     """The protocol words of an entry's notes: lower case, separators as spaces, end punctuation dropped, and the
-    spellings of the documented examples made one ("With tools", "tools" -> "with tools"; "No tools.", "no-tools"
-    -> "no tools"). Anything else is kept as written, so two set-ups are never taken for one."""
+    spellings of the documented examples made one ("With tools", "tools" -> "with tools"). "No tools" is the
+    documented default (an entry without notes runs without tools), so it is no variant at all. Anything else is kept
+    as written, so two set-ups are never taken for one."""
     if not notes:
         return None
     text = " ".join(notes.lower().replace("_", " ").replace("-", " ").split()).strip(" .;:!")
