@@ -61,6 +61,12 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[Any], Callable[[int], Non
 @click.option("--key", help="Source key (default: format and location); a re-import under a key replaces its rows.")
 @click.option("--model", "model", help="The model ORG/NAME of an .eval_results file whose path does not name it.")
 @click.option(
+    "--published",
+    metavar="DATE",
+    help="When the source's results are from (ISO date, e.g. the upstream commit's date), for rows whose source "
+    "gives no date of its own; shown with every figure.",
+)
+@click.option(
     "--output",
     "out",
     type=click.Choice(["table", "json"]),
@@ -70,17 +76,27 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[Any], Callable[[int], Non
 )
 @db_option
 def import_command(
-    location: str, kind: str | None, fmt: str | None, key: str | None, model: str | None, out: str, db_url: str | None
+    location: str,
+    kind: str | None,
+    fmt: str | None,
+    key: str | None,
+    model: str | None,
+    published: str | None,
+    out: str,
+    db_url: str | None,
 ) -> None:
     """Import published results from PATH_OR_URL (a file, a directory, a URL or hf://datasets/REPO[/FILE]).
 
     Re-importing the same source replaces its rows; a malformed or truncated file changes nothing."""
-    from catalog.evidence.api import import_evidence
+    from catalog.evidence.api import import_evidence, parse_published
     from catalog.output import print_message, render_json
 
+    when = parse_published(published) if published else None
     db = open_db(db_url)
     with _progress_bar(out == "table" and sys.stderr.isatty()) as factory:
-        report = import_evidence(db, location, fmt=fmt, kind=kind, key=key, model=model, progress=factory)
+        report = import_evidence(
+            db, location, fmt=fmt, kind=kind, key=key, model=model, published=when, progress=factory
+        )
     if out == "json":
         render_json(report.to_dict())
         return

@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,10 +80,12 @@ def import_evidence(
     kind: str | None = None,
     key: str | None = None,
     model: str | None = None,
+    published: datetime | None = None,
     progress: ProgressFactory | None = None,
 ) -> ImportReport:
     """Import one source (file, directory, URL or hf://datasets/... location) and replace its earlier import.
-    `model` names the model of a single-model source (an .eval_results file) whose path does not."""
+    `model` names the model of a single-model source (an .eval_results file) whose path does not; `published` dates
+    a source that gives no date of its own (its rows without a date of their own take it)."""
     if kind is not None and kind not in SOURCE_KINDS:
         raise EvidenceError(f"Unknown source kind '{kind}'. Use one of: {', '.join(SOURCE_KINDS)}.")
     if fmt is not None:
@@ -94,16 +97,36 @@ def import_evidence(
     if _is_hub_location(location):
         from catalog.evidence.importers.openllm import parse_hub
 
-        parsed = parse_hub(location, context)
+        parsed = _dated(parse_hub(location, context), published)
         return import_parsed(db, parsed, progress(parsed) if progress else None)
     with _local_copy(location) as path:
         chosen = fmt or detect(path)
         if not path.exists():
             raise EvidenceError(f"{path}: no such file or directory. Check the path.")
-        parsed = module(chosen).parse(str(path), context)
+        parsed = _dated(module(chosen).parse(str(path), context), published)
         if location.startswith(("http://", "https://")) and key is None:
             parsed.source = replace(parsed.source, location=location, key=f"{chosen}:{location}")
         return import_parsed(db, parsed, progress(parsed) if progress else None)
+
+
+def parse_published(text: str) -> datetime:
+    """An ISO date (or date and time) for `--published`; a one-line error otherwise."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise EvidenceError(f"--published {text!r} is not an ISO date: give it as YYYY-MM-DD.") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    if not 1990 <= value.year <= 2100:
+        raise EvidenceError(f"--published {text!r} is outside 1990-2100: give the date the results are from.")
+    return value
+
+
+def _dated(parsed: Parsed, published: datetime | None) -> Parsed:
+    """The source dated by `published` where it gives no date of its own (a date it gives wins)."""
+    if published is not None and parsed.source.published_at is None:
+        parsed.source = replace(parsed.source, published_at=published)
+    return parsed
 
 
 def list_sources(db: Database) -> list[dict[str, Any]]:

@@ -41,6 +41,24 @@ def test_import_list_sources_show(run_cli: Any, tmp_path: Path) -> None:
     assert len(data[0]["evidence"]) == 6  # type: ignore[index]
 
 
+def test_published_dates_rows_without_a_date_of_their_own(run_cli: Any, tmp_path: Path) -> None:
+    team = _team_file(tmp_path)
+    refused = run_cli("evidence", "import", str(team), "--published", "2025-13-01")
+    assert refused.code == 1 and "--published '2025-13-01' is not an ISO date" in refused.err
+    assert len(refused.err.strip().splitlines()) == 1
+    assert run_cli("evidence", "sources", "--format", "json").json() == [  # nothing imported by the refusal
+        s
+        for s in run_cli("evidence", "sources", "--format", "json").json()
+        if s["key"] == "catalog.yaml"  # type: ignore[union-attr]
+    ]
+    imported = run_cli("evidence", "import", str(team), "--published", "2025-06-30", "--output", "json")
+    assert imported.code == 0, imported.err
+    rows = run_cli("evidence", "list", "--model", "org/other", "--format", "json").json()
+    assert [r["source_date"][:10] for r in rows] == ["2025-06-30"]  # type: ignore[index]  # no date of its own
+    dated = run_cli("evidence", "list", "-b", "wnut17", "--format", "json").json()
+    assert [r["source_date"][:10] for r in dated] == ["2025-03-01"]  # type: ignore[index]  # its own date wins
+
+
 def test_unknown_benchmark_suggests(run_cli: Any) -> None:
     result = run_cli("evidence", "list", "--task", "ner", "--benchmark", "conll2030")
     assert result.code == 1 and "Did you mean: conll2003" in result.err
