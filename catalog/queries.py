@@ -34,7 +34,6 @@ from catalog.errors import (
     UnknownTaskError,
     UsageError,
 )
-from catalog.hub.client import redact_url
 from catalog.records import (
     ArchitectureRecord,
     FamilyRecord,
@@ -43,6 +42,7 @@ from catalog.records import (
     TaskDetail,
     TaskRecord,
 )
+from catalog.settings import redact_url
 
 
 class Executor(Protocol):

@@ -36,3 +36,27 @@ def test_running_tasks_and_recommend_loads_nothing_heavy(tmp_path: Path, mini_ta
         code = f"from catalog.cli import main\ntry:\n    main({args!r})\nexcept SystemExit:\n    pass"
         loaded = _loaded_after(code, env)
         assert _heavy(loaded) == set(), f"catalog {' '.join(args)} imported {sorted(_heavy(loaded))}"
+
+
+def test_recommend_reads_the_data_files_without_pyyaml_once_parsed(tmp_path: Path, mini_taxonomy: Path) -> None:
+    """licenses.yaml and metrics.yaml are parsed once per version of the file; later runs read the JSON copy in the
+    data dir, so `catalog recommend` never imports PyYAML (~30 ms) after the first run."""
+    env = {"CATALOG_DATA_DIR": str(tmp_path)}
+    code = "from catalog.cli import main\ntry:\n    main(['recommend', '--task', 'ner'])\nexcept SystemExit:\n    pass"
+    assert "yaml" in _loaded_after(code, env)  # the first run seeds the database and parses the data files
+    assert "yaml" not in _loaded_after(code, env)
+    assert {p.name.split("-")[0] for p in (tmp_path / "cache").glob("*.json")} >= {"licenses", "metrics"}
+
+
+def test_a_changed_data_file_is_parsed_again(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from catalog import settings
+
+    monkeypatch.setenv("CATALOG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(settings, "data_path", lambda name: tmp_path / name)
+    source = tmp_path / "things.yaml"
+    source.write_text("a: [1, 2]\n", encoding="utf-8")
+    assert settings.load_data_yaml("things.yaml") == {"a": [1, 2]}
+    assert settings.load_data_yaml("things.yaml") == {"a": [1, 2]}  # from the copy
+    source.write_text("a: [1, 2, 3]\nb: x\n", encoding="utf-8")  # another size: another copy
+    assert settings.load_data_yaml("things.yaml") == {"a": [1, 2, 3], "b": "x"}
+    assert len(list((tmp_path / "data" / "cache").glob("things-*.json"))) == 1  # the stale copy is gone

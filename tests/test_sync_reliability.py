@@ -17,9 +17,10 @@ from sqlalchemy import select, text
 
 from catalog.db import open_database
 from catalog.db.models import Model, ReportedMetric, SyncState
-from catalog.hub.client import HubClient, HubUnavailableError, RetryPolicy, _retry_after, redact_url
+from catalog.hub.client import HubClient, HubUnavailableError, RetryPolicy, _retry_after
 from catalog.hub.records import MalformedItem, decode_text, json_array_items, parse_item
 from catalog.hub.sync import _Silent, export_snapshot, import_snapshot, sync_from_hub
+from catalog.settings import redact_url
 
 from .support.hub_server import FakeHub, HubServer, Malformed
 

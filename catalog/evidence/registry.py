@@ -54,12 +54,9 @@ def _bound(value: Any) -> float | None:
 
 @lru_cache(maxsize=1)
 def registry() -> Registry:
-    import yaml
-
     from catalog import settings
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # safe either way; C when built
-    data = yaml.load(settings.data_path("metrics.yaml").read_text(encoding="utf-8"), Loader=loader)
+    data = settings.load_data_yaml("metrics.yaml")
     metrics: dict[str, MetricSpec] = {}
     aliases: dict[str, str] = {}
     task_aliases: dict[tuple[str, str], str] = {}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 
 from catalog.errors import CatalogError
 from catalog.hub.records import decode_text, json_array_items
+from catalog.settings import redact_url
 
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 PAGE_SIZE = 1000  # the Hub's maximum page size for /api/models
@@ -74,15 +74,6 @@ class Page:
     items: list[Any]
     next_url: str | None  # path and query of the next page (relative to the endpoint), or None
     url: str
-
-
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/?#@\s:]*)(?P<password>:[^/?#@\s]*)?@")
-
-
-def redact_url(text: str) -> str:
-    """`text` with the credentials of every URL in it hidden (`http://user:***@host`; a user name alone is
-    taken for a token and hidden too), for anything stored or shown: an endpoint, a source, a message."""
-    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user'] + ':***' if m['password'] is not None else '***'}@", text)
 
 
 def relative_link(url: str, endpoint: str) -> str:

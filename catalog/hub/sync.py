@@ -31,7 +31,6 @@ from catalog.hub.client import (
     HubResponseError,
     HubUnavailableError,
     listing_params,
-    redact_url,
     relative_link,
 )
 from catalog.hub.derive import DerivedModel, Deriver
@@ -45,6 +44,7 @@ from catalog.hub.records import (
     parse_item,
     unreadable_reason,
 )
+from catalog.settings import redact_url
 
 SORTS = {
     "downloads": "downloads",

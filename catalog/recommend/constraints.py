@@ -66,13 +66,9 @@ def parse_bytes(text: str | int | float, option: str = "--max-memory") -> int:
 
 @lru_cache(maxsize=1)
 def license_classes() -> dict[str, frozenset[str]]:
-    import yaml
-
     from catalog import settings
 
-    # libyaml's loader when PyYAML was built with it: the pure-Python one is ~10x slower, on the start-up path.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(settings.data_path("licenses.yaml").read_text(encoding="utf-8"), Loader=loader)
+    data = settings.load_data_yaml("licenses.yaml")
     permissive = frozenset(data["permissive"])
     return {
         "permissive": permissive,
