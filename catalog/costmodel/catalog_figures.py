@@ -9,6 +9,7 @@ shapes are cached per (family, parameter count).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 from catalog.costmodel import machine
@@ -70,6 +71,10 @@ class CatalogEstimator:
         fit_text = f"fit on {self.runs} runs here" if self.runs else "priors: no runs here yet"
         self._suffix = f"{fit_text}{calibration}"
         self._latency: dict[tuple[int, str | None], float | None] = {}
+        # Per derived shape (thousands of candidates share a few hundred): memory besides the weights, and bases.
+        self._memory_rest: dict[tuple[int, str | None, str], float | None] = {}
+        self._latency_basis: dict[tuple[int, str | None], str] = {}
+        self._memory_basis: dict[str | None, str] = {}
 
     def _arch(self, params: int, family: str | None) -> Architecture | None:
         return _derived(_rounded(params), family, self.task)
@@ -88,42 +93,55 @@ class CatalogEstimator:
         return self._latency[key]
 
     def latency_basis(self, params: int, family: str | None) -> str:
-        arch = self._arch(params, family)
-        shape = (
-            f"{arch.layers} layers x {arch.hidden} ({typical_type(family, self.task)} proportions)"
-            if arch
-            else "no shape"
-        )
-        return (
-            f"cost model: {params / 1e6:.0f}M params as {shape}, batch {self.batch} x {self.seq_len} tokens, "
-            f"{self.dtype}; {self._suffix}"
-        )
+        key = (_rounded(params), family)
+        if key not in self._latency_basis:
+            arch = self._arch(params, family)
+            shape = (
+                f"{arch.layers} layers x {arch.hidden} ({typical_type(family, self.task)} proportions)"
+                if arch
+                else "no shape"
+            )
+            self._latency_basis[key] = (
+                f"cost model: {key[0] / 1e6:.0f}M params as {shape}, batch {self.batch} x {self.seq_len} tokens, "
+                f"{self.dtype}; {self._suffix}"
+            )
+        return self._latency_basis[key]
 
     def memory_bytes(self, params: int, family: str | None, option: str | None = None) -> float | None:
-        """Estimated peak memory with the weights at `option` (default: the dtype asked for)."""
-        arch = self._arch(params, family)
-        if arch is None:
-            return None
+        """Estimated peak memory with the weights at `option` (default: the dtype asked for): the candidate's own
+        weights plus what its derived shape needs besides them (activations, KV cache, overhead), computed once per
+        shape."""
         compute, weights = _compute_and_weights(option or self.weights_dtype)
-        return _total_memory(
-            arch, self.task, self.batch, self.seq_len, compute, params * _bytes(weights), self.fit.memory_overhead_mb
-        )
+        key = (_rounded(params), family, compute)
+        if key not in self._memory_rest:
+            arch = self._arch(params, family)
+            self._memory_rest[key] = (
+                None
+                if arch is None
+                else _total_memory(arch, self.task, self.batch, self.seq_len, compute, 0.0, self.fit.memory_overhead_mb)
+            )
+        rest = self._memory_rest[key]
+        return None if rest is None else params * _bytes(weights) + rest
 
     def memory_basis(self, option: str | None = None) -> str:
-        return (
-            f"cost model: {option or self.weights_dtype} weights + activations and KV cache at batch {self.batch} x "
-            f"{self.seq_len} + "
-            f"{self.fit.memory_basis()}"
-        )
+        if option not in self._memory_basis:
+            self._memory_basis[option] = (
+                f"cost model: {option or self.weights_dtype} weights + activations and KV cache at batch "
+                f"{self.batch} x {self.seq_len} + {self.fit.memory_basis()}"
+            )
+        return self._memory_basis[option]
+
+
+_GRID = math.log(1.01)  # 1% steps on a log scale
 
 
 def _rounded(params: int) -> int:
-    """Three significant digits: candidates of nearly the same size share one derived shape (0.5% apart at most)."""
+    """The centre of the candidate's 1% step on a log scale (0.5% from it at most): candidates of nearly the same
+    size share one derived shape and one estimate, so a million candidates need a few thousand cost-model runs."""
     params = int(params)
     if params < 1000:
         return max(params, 1)
-    scale: int = 10 ** (len(str(params)) - 3)
-    return (params + scale // 2) // scale * scale
+    return round(math.exp(round(math.log(params) / _GRID) * _GRID))
 
 
 def _total_memory(
