@@ -21,7 +21,7 @@ from catalog.hub.sync import import_snapshot
 from ..conftest import require_shared
 
 N_MODELS = int(os.environ.get("CATALOG_PERF_RECOMMEND_MODELS", "1000000"))
-RUNS = 7
+RUNS = 5
 
 
 def _median(args: list[str], env: dict[str, str]) -> tuple[float, float]:
