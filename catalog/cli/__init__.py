@@ -19,16 +19,26 @@ from catalog.cli import recommend as _recommend
 from catalog.cli import sync as _sync
 from catalog.cli import taxonomy as _taxonomy
 
+# Commands whose work grows with their input or runs for minutes: the program starts with the cyclic collector off
+# (catalog.console) and these turn it back on, after freezing what start-up allocated so that its passes skip it.
+_LONG_RUNNING = frozenset({"sync", "bench", "evidence", "estimate", "hardware"})
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="catalog")
 @click.option("--db", "db_url", metavar="URL", help="SQLAlchemy database URL for every command (env CATALOG_DB_URL).")
-def cli(db_url: str | None) -> None:
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None) -> None:
     """Pick a pretrained model for a task, and prove the choice on your own hardware.
 
     The database defaults to a SQLite file in your user data directory, created and seeded from the curated
     taxonomy (catalog.yaml) on first use; --db or CATALOG_DB_URL selects another (e.g. PostgreSQL).
     """
+    import gc
+
+    if not gc.isenabled() and ctx.invoked_subcommand in _LONG_RUNNING:
+        gc.freeze()
+        gc.enable()
 
 
 for _module in (_taxonomy, _models, _recommend, _sync, _bench, _hardware, _estimate, _evidence):

@@ -181,7 +181,7 @@ def recommend_command(
     else:
         from rich.console import Console
 
-        print_recommendations(result, Console())
+        print_recommendations(result, Console(highlight=False))
     if result.empty_reason:
         from catalog.recommend import NoMatchError
 
