@@ -276,7 +276,7 @@ evidence_sources = Table(
     "evidence_sources",
     metadata,
     Column("key", String(255), primary_key=True),
-    Column("kind", String(32), nullable=False),  # model-card | leaderboard | paper | user | hub | measured
+    Column("kind", String(32), nullable=False),  # model-card | leaderboard | paper | user | hub | measured | curated
     Column("name", String(128), nullable=False),  # e.g. mteb-results, open-llm-leaderboard-v1, spacy-meta
     Column("format", String(32), nullable=False),  # the importer that read it
     Column("location", Text, nullable=False),  # path or URL, credentials redacted

@@ -78,6 +78,6 @@ def curated_items(taxonomy: Taxonomy) -> Iterator[Item]:
 def seed_curated_evidence(connection: Connection, taxonomy: Taxonomy) -> None:
     """Replace the catalog.yaml source's rows with the taxonomy's reported figures (in the caller's transaction)."""
     source = SourceInfo(
-        key=SOURCE_KEY, kind="paper", name="catalog.yaml", format="catalog-yaml", location="catalog.yaml (curated)"
-    )
+        key=SOURCE_KEY, kind="curated", name="catalog.yaml", format="catalog-yaml", location="catalog.yaml (curated)"
+    )  # kind "curated": the figures come from cards, leaderboards and papers, and each row keeps its own kind
     write_source(connection, Parsed(source=source, items=curated_items(taxonomy)))

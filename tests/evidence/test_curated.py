@@ -29,6 +29,7 @@ def test_seeded_with_the_taxonomy(db_url: str) -> None:
         rows = {(r.model_id, r.dataset, r.metric): r for r in conn.execute(select(evidence))}
     db.dispose()
     assert source.rows_read == 41 and source.rows_imported == 41 and source.skipped == {}
+    assert source.kind == "curated"  # its rows come from cards, leaderboards and papers: each keeps its own kind
     llama = rows[("meta-llama/Llama-2-7b-hf", "MMLU", "accuracy")]
     assert llama.n_shot == 5 and llama.value == 0.453 and llama.verified is False
     assert rows[("google/gemini-ultra", "MMLU", "accuracy")].protocol == "CoT@32"  # never compared with 5-shot
