@@ -242,7 +242,8 @@ def test_explain_shows_the_evidence_on_the_snapshot(snapshot_db: str) -> None:
 
 @pytest.mark.parametrize("width", [80, 120, 160])
 @pytest.mark.parametrize("task", ["ner", "text-generation"])
-def test_real_tables_are_readable(snapshot_db: str, width: int, task: str) -> None:
+@pytest.mark.parametrize("profile", ["accurate", "balanced"])
+def test_real_tables_are_readable(snapshot_db: str, width: int, task: str, profile: str) -> None:
     """`catalog recommend --task ner` (and the longest ids of text generation) at 80, 120 and 160 columns: nothing
     runs off the edge, every model id is whole on one line, no word of a cell is cut."""
     from rich.console import Console
@@ -250,7 +251,7 @@ def test_real_tables_are_readable(snapshot_db: str, width: int, task: str) -> No
     from catalog.cli.recommend import print_recommendations
 
     db = open_database(snapshot_db)
-    result = recommend(task, profile="accurate", db=db)
+    result = recommend(task, profile=profile, db=db)
     db.dispose()
     with open(os.devnull, "w") as sink:
         console = Console(width=width, record=True, file=sink)
@@ -266,3 +267,8 @@ def test_real_tables_are_readable(snapshot_db: str, width: int, task: str) -> No
             cells.append(item.model.license or "")
         for word in " ".join(cells).split():
             assert word in text, f"{word!r} cut at width {width}"
+        if "Accuracy" not in header and item.accuracy is not None:  # the figure then leads the model's reasons
+            flat = " ".join(text.split())
+            reasons = flat[flat.index(f"{item.rank}. ", flat.index("match (profile")) :]
+            own = reasons[: reasons.find(f" {item.rank + 1}. ")] if f" {item.rank + 1}. " in reasons else reasons
+            assert " ".join(item.accuracy.cell().split()) in own, (item.model.id, width)

@@ -233,8 +233,19 @@ def print_recommendations(result: Any, console: Any) -> None:
             table, kept = fitted
             console.print(table)
             if not any(column.header == "Why" for column in kept):
+                from rich.table import Table
+
+                reasons = Table.grid(padding=(0, 1))  # a hanging indent: wrapped reasons stay under their text
+                reasons.add_column(justify="right", no_wrap=True)
+                reasons.add_column(overflow="fold")
+                shown = {column.header for column in kept}
                 for row in rows:
-                    console.print(escape(f"{row['rank']:>2}. {row['why']}"))
+                    why = row["why"]
+                    accuracy = (row["accuracy"] or {}).get("display")
+                    if "Accuracy" not in shown and accuracy and accuracy not in why:
+                        why = f"{accuracy}; {why}"  # the table had no room for the figure: it leads the reasons
+                    reasons.add_row(f"{row['rank']}.", escape(why))
+                console.print(reasons)
         console.print(escape(LEGEND))
         smaller = [row for row in rows if row.get("fits_as")]
         if smaller:
