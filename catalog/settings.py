@@ -22,6 +22,12 @@ def debug() -> bool:
     return os.environ.get("CATALOG_DEBUG", "") not in ("", "0", "false", "no")
 
 
+def auto_calibrate() -> bool:
+    """Whether a command that estimates may measure this machine on first use (CATALOG_CALIBRATE=never: it never
+    does, and its estimates say they rest on assumed figures)."""
+    return os.environ.get("CATALOG_CALIBRATE", "").strip().lower() not in ("never", "0", "no", "false", "off")
+
+
 def data_dir() -> Path:
     override = os.environ.get("CATALOG_DATA_DIR")
     if override:

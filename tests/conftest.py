@@ -48,6 +48,9 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("COLUMNS", "160")
+    # A fresh data dir would measure this machine (~1-2 s) in every test that estimates; the tests of that first
+    # use (tests/test_calibrate_first_use.py) delete this.
+    monkeypatch.setenv("CATALOG_CALIBRATE", "never")
     return home
 
 

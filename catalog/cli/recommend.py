@@ -165,6 +165,10 @@ def recommend_command(
         device=device, min_accuracy=min_accuracy,
     )  # fmt: skip
     database = open_db(db_url)
+    if device in (None, "cpu"):  # estimates need this machine's peak: measured once, on first use (~1-2 s)
+        from catalog.costmodel import machine
+
+        machine.ensure("cpu")
     if explain_id:
         _print_explanation(explain(explain_id, task, db=database, **options), fmt)
         return

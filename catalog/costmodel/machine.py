@@ -16,6 +16,7 @@ from typing import Any
 
 ASSUMED_GFLOPS_PER_CORE = 50.0
 ASSUMED_BANDWIDTH_GBS = 10.0
+PEAK_ROWS = 2048.0  # the calibration's largest square matmul: from there on a matmul runs at the peak
 CALIBRATE_HINT = "run `catalog hardware --calibrate`"
 
 
@@ -30,6 +31,7 @@ class Profile:
     machine_id: str | None = None
     notes: list[str] = field(default_factory=list)
     bandwidth_curve: list[tuple[float, float]] = field(default_factory=list)  # (working-set bytes, GB/s)
+    rows_curve: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # dtype: (input rows, GFLOP/s)
 
     def peak(self, dtype: str) -> tuple[float, str]:
         """GFLOP/s for dtype and where it comes from."""
@@ -44,6 +46,23 @@ class Profile:
             f"{dtype} peak not calibrated: the float32 peak {value:.0f} GFLOP/s ({how}) is used and the fitted "
             f"{dtype} efficiency absorbs the difference — `catalog hardware --calibrate` measures {dtype} with torch"
         )
+
+    def peak_at(self, dtype: str, rows: float) -> float:
+        """GFLOP/s of a matmul whose input has `rows` rows (batch x positions; a decode step's batch): the calibrated
+        linear-layer rate by rows, interpolated in log rows, rising to the square-matmul peak at PEAK_ROWS; the peak
+        itself without a curve for this dtype (a calibration that predates it) or when rows is unknown (0)."""
+        peak, _ = self.peak(dtype)
+        points = self.rows_curve.get(dtype)
+        if not points or rows <= 0:
+            return peak
+        points = [*points, (PEAK_ROWS, peak)] if points[-1][0] < PEAK_ROWS else points
+        if rows <= points[0][0]:
+            return points[0][1]
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
+            if rows <= x1:
+                t = (math.log(rows) - math.log(x0)) / (math.log(x1) - math.log(x0))
+                return y0 + t * (y1 - y0)
+        return peak
 
     def bandwidth_at(self, working_set: float) -> float:
         """GB/s for a working set of this many bytes: the calibrated copy bandwidth by size (caches make small sets
@@ -77,6 +96,21 @@ class Profile:
             "measured_at": self.measured_at,
             "machine_id": self.machine_id,
         }
+
+
+def _rows_curves(raw: dict[str, Any], peaks: dict[str, float]) -> dict[str, list[tuple[float, float]]]:
+    """The calibrated rate by rows per dtype, never slower for more rows nor faster than the dtype's peak (a
+    noisy point is not believed)."""
+    curves = {}
+    for dtype, points in raw.items():
+        if dtype not in peaks or not points:
+            continue
+        peak, best, curve = peaks[dtype], 0.0, []
+        for rows, gflops in sorted((float(x), float(y)) for x, y in points):
+            best = min(max(best, gflops), peak)
+            curve.append((rows, best))
+        curves[dtype] = curve
+    return curves
 
 
 def _assumed(device: str, machine_id: str | None) -> Profile:
@@ -113,6 +147,7 @@ def profile(device: str = "cpu", threads: int | None = None) -> Profile:
     result.bandwidth_curve = [(float(x), y) for (x, _), y in zip(curve, gbs, strict=True)]
     if result.bandwidth_curve:
         result.bandwidth_gbs = min(result.bandwidth_gbs, result.bandwidth_curve[-1][1])
+    result.rows_curve = _rows_curves(cached.get("matmul_rows") or {}, result.gflops)
     if not bandwidth:  # calibrated before bandwidth was measured
         result.notes.append(
             f"memory bandwidth not calibrated: {ASSUMED_BANDWIDTH_GBS:.0f} GB/s assumed — {CALIBRATE_HINT}"
@@ -122,9 +157,11 @@ def profile(device: str = "cpu", threads: int | None = None) -> Profile:
 
 def ensure(device: str = "cpu", threads: int | None = None, *, quiet: bool = False) -> Profile:
     """The cached calibration, measuring it first when there is none (CPU: numpy, ~1-2 s, a progress line on
-    stderr). GPUs need torch and `catalog hardware --calibrate --device cuda`."""
+    stderr; not with CATALOG_CALIBRATE=never). GPUs need torch and `catalog hardware --calibrate --device cuda`."""
+    from catalog import settings
+
     current = profile(device, threads)
-    if current.measured or device != "cpu":
+    if current.measured or device != "cpu" or not settings.auto_calibrate():
         return current
     from catalog import hardware
 
