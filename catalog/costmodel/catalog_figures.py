@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from catalog.costmodel import machine
@@ -71,6 +72,10 @@ class CatalogEstimator:
         fit_text = f"fit on {self.runs} runs here" if self.runs else "priors: no runs here yet"
         self._suffix = f"{fit_text}{calibration}"
         self._latency: dict[tuple[int, str | None], float | None] = {}
+        # latency by (1% step on the log scale, typical model type): derive() reads the family only through
+        # typical_type(family, task), so families of one typical type share a shape (latencies' table)
+        self._by_step: dict[tuple[int, str | None], float | None] = {}
+        self._types: dict[str | None, str | None] = {}
         # Per derived shape (thousands of candidates share a few hundred): memory besides the weights, and bases.
         self._memory_rest: dict[tuple[int, str | None, str], float | None] = {}
         self._latency_basis: dict[tuple[int, str | None], str] = {}
@@ -91,6 +96,31 @@ class CatalogEstimator:
                 )
             self._latency[key] = value
         return self._latency[key]
+
+    def latencies(self, wanted: Iterable[tuple[int, str | None]]) -> list[float | None]:
+        """latency_ms for each (params, family), the same values, at a dictionary look-up each once the shapes are
+        known: the rounding of _rounded is done inline and shapes are shared per typical model type (a million
+        candidates, a few thousand cost-model runs)."""
+        log, grid, by_step, types = math.log, _GRID, self._by_step, self._types
+        out: list[float | None] = []
+        append = out.append
+        for params, family in wanted:
+            params = int(params)
+            kind = types[family] if family in types else self._type_of(family)
+            key = (round(log(params) / grid) if params >= 1000 else -max(params, 1), kind)
+            if key in by_step:
+                append(by_step[key])
+            else:
+                append(by_step.setdefault(key, self.latency_ms(params, family)))
+        return out
+
+    def _type_of(self, family: str | None) -> str | None:
+        try:
+            kind: str | None = typical_type(family, self.task)
+        except Exception:  # as _derived: no shape, no figure (None never shares with a real type)
+            kind = None if family is None else f"?{family}"
+        self._types[family] = kind
+        return kind
 
     def latency_basis(self, params: int, family: str | None) -> str:
         key = (_rounded(params), family)

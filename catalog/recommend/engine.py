@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.engine import Connection
@@ -284,14 +285,15 @@ def _measured(
 
 
 def _evidence(
-    conn: Connection, task_id: str, candidate_ids: set[str], benchmarks: list[dict[str, Any]]
+    conn: Connection, task_id: str, candidate_ids: AbstractSet[str], benchmarks: list[dict[str, Any]]
 ) -> dict[str, list[q.EvidenceItem]]:
     """Published results that bear on the task, kept for the candidates: the rows catalog.evidence.query's
     task_condition selects (the task's own, or on a dataset one of its benchmarks reads), read with only the
     columns ranking needs (details, a JSON column, only for perplexity rows, whose tokenizer it may name), so tens
     of thousands of MTEB rows cost little. A row naming a model by its pre-2024 Hub id or in another case is the
     candidate's (catalog.evidence.identity). Up to 900 candidates the read goes by ix_evidence_model and the task
-    filter is applied here; beyond, by the task's condition (task_id, or dataset IN its stored spellings)."""
+    filter is applied here; beyond, by the task's condition (task_id, or dataset IN its stored spellings). The
+    other spellings of the candidates' ids are worked out only when a row names no candidate as written."""
     from sqlalchemy import case
 
     from catalog.db.schema import evidence
@@ -300,22 +302,32 @@ def _evidence(
     from catalog.evidence.query import task_condition
 
     e = evidence.c
-    ids = ModelIds(candidate_ids)
+    ids: ModelIds | None = None
     datasets = benchmark_datasets(benchmarks)
     columns = (e.id, e.model_id, e.task_id, e.dataset, e.dataset_config, e.split, e.metric, e.value,
                e.higher_is_better, e.n_shot, e.protocol, e.source_kind, e.source_name, e.source_date, e.verified,
                case((e.metric == "perplexity", e.details), else_=None).label("details"))  # fmt: skip
-    spellings = ids.spellings()
-    by_model = len(spellings) <= 900  # an IN list within every backend's parameter limit
+    by_model = False  # an IN list within every backend's parameter limit (the spellings include every id)
+    if len(candidate_ids) <= 900:
+        ids = ModelIds(candidate_ids)
+        spellings = ids.spellings()
+        by_model = len(spellings) <= 900
     condition = e.model_id.in_(sorted(spellings)) if by_model else task_condition(conn, task_id, benchmarks)
     found: dict[str, list[q.EvidenceItem]] = {}
     resolved: dict[str, str | None] = {}
     for r in conn.execute(select(*columns).where(condition).order_by(e.model_id, e.source_date.desc(), e.id)):
         if by_model and r[2] != task_id and r[3].lower() not in datasets:
             continue
-        model = resolved[r[1]] if r[1] in resolved else resolved.setdefault(r[1], ids.resolve(r[1]))
+        named = r[1]
+        if named in candidate_ids:
+            model: str | None = named
+        elif named in resolved:
+            model = resolved[named]
+        else:
+            ids = ids or ModelIds(candidate_ids)
+            model = resolved[named] = ids.resolve(named)
         if model is not None:
-            found.setdefault(model, []).append(_item(r) if model == r[1] else _aliased(_item(r), model))
+            found.setdefault(model, []).append(_item(r) if model == named else _aliased(_item(r), model))
     return found
 
 
@@ -346,28 +358,37 @@ def _row_item(r: Any) -> q.EvidenceItem:
 
 
 def _candidate_columns() -> tuple[Any, ...]:
-    """The few scalar columns ranking needs, in _Candidate's field order."""
+    """The few scalar columns ranking needs, in _Candidate's field order (license and sync date are read for the
+    rows shown only)."""
     m = models.c
-    return (m.id, m.pipeline_tag, m.params, m.license, m.downloads, m.likes, m.curated, m.api_only,
-            func.coalesce(m.hub_last_modified, m.hub_created_at), m.base_model, m.family_id, m.synced_at,
+    return (m.id, m.pipeline_tag, m.params, m.downloads, m.likes, m.curated, m.api_only, m.gated,
+            func.coalesce(m.hub_last_modified, m.hub_created_at), m.base_model, m.family_id,
             m.architecture_id)  # fmt: skip
 
 
-@dataclass
-class _Candidate:
+class _Candidate(NamedTuple):
+    """A candidate's scalar columns: a plain tuple, made in C from a row (tens of thousands of them)."""
+
     id: str
     pipeline_tag: str | None
     params: int | None
-    license: str | None
     downloads: int | None
     likes: int | None
     curated: bool
     api_only: bool
+    gated: bool
     stamp: datetime | None
     base_model: str | None
     family: str | None
-    synced_at: datetime | None
-    architecture: str | None = None
+    architecture: str | None
+
+
+def _candidate(row: Any) -> _Candidate:
+    return tuple.__new__(_Candidate, row)
+
+
+# (-score rounded to 12 digits, -downloads, id: the order, best first), score, candidate, component values
+_Scored = tuple[float, int, str, float, _Candidate, tuple[float, ...]]
 
 
 # ------------------------------------------------------------------------------------------------ main entry
@@ -513,9 +534,14 @@ def _recommend(
     in_task = models.c.id.in_(select(model_tasks.c.model_id).where(model_tasks.c.task_id == task_id))
     condition = and_(in_task, *[clause for _, clause in clauses]) if clauses else in_task
     columns = _candidate_columns()
-    # Core rows, not ORM loading: tens of thousands of candidates cost little this way.
-    candidates = [_Candidate(*row) for row in conn.execute(select(*columns).where(condition))]
-    excluded, considered = _exclusion_counts(conn, in_task, clauses)
+    # Core rows as plain tuples, not ORM loading: tens of thousands of candidates cost little this way.
+    if all(label in _DEFAULT_CLAUSES for label, _ in clauses):
+        # Only the API-only and gated exclusions, which remove few: one read of the task's models, counted and
+        # filtered here, instead of a second pass over them in SQL for the counts.
+        candidates, excluded, considered = _default_filter(conn, in_task, clauses, columns)
+    else:
+        candidates = list(map(_candidate, conn.execute(select(*columns).where(condition))))
+        excluded, considered = _exclusion_counts(conn, in_task, clauses)
 
     # Models that pass every other constraint but have no parameter count cannot be checked against size limits.
     unverifiable: list[Unverifiable] = []
@@ -534,91 +560,86 @@ def _recommend(
     raw_benchmarks = list(
         conn.execute(select(tasks_table.c.benchmarks).where(tasks_table.c.id == task_id)).scalar_one() or []
     )
-    evidence = _evidence(conn, task_id, {cand.id for cand in candidates}, raw_benchmarks)
+    by_id = {cand.id: cand for cand in candidates}  # also what the prior reads: base model and family
+    evidence = _evidence(conn, task_id, by_id.keys(), raw_benchmarks)
     for model_id, measured_items in measured_evidence.items():
         evidence.setdefault(model_id, [])[:0] = measured_items  # measured here first
     benchmarks = q.parse_benchmarks(raw_benchmarks)
-    assessed = q.assess(task_id, benchmarks, evidence, _facts(candidates))
     now = utcnow()
 
-    # Figures per candidate --------------------------------------------------------------------------------
-    from catalog.costmodel.catalog_figures import fit_advice, latency_estimate, memory_estimate, recommend_estimator
+    # Figures: numbers for every candidate, Figures (with their basis) for the rows shown --------------------------
+    from catalog.costmodel.catalog_figures import recommend_estimator
 
     estimator = recommend_estimator(conn, c, task_id)  # the cost model, fitted on this machine's runs
-    figures: dict[str, dict[str, Any]] = {}
-    for cand in candidates:
-        figure: dict[str, Any] = {}
-        run = measured.get(cand.id)
-        if run and run.get("p50"):
-            label = RANDOM_WEIGHTS_LABEL if run.get("weights") == "random" else "measured here"
-            figure["latency"] = Figure(run["p50"], "measured", f"p50 {label}, batch {c.batch_size} x {c.seq_len} "
-                                       f"tokens, {run['device']} {run['dtype']} (run {run['run']})")  # fmt: skip
-        elif cand.params and not cand.api_only and (latency := latency_estimate(estimator, cand.params, cand.family)):
-            figure["latency"] = Figure(latency[0], "estimated", latency[1])
-        if run and run.get("peak_mb"):
-            label = RANDOM_WEIGHTS_LABEL if run.get("weights") == "random" else "measured here"
-            basis = f"peak RSS {label}, batch {c.batch_size} x {c.seq_len} tokens, {run['device']} {run['dtype']}"
-            figure["memory"] = Figure(run["peak_mb"] * 2**20, "measured", f"{basis} (run {run['run']})")
-        elif cand.params and not cand.api_only and (memory := memory_estimate(estimator, cand.params, cand.family)):
-            figure["memory"] = Figure(memory[0], "estimated", memory[1])
-        accuracy = _accuracy_figure(assessed[cand.id])
-        if accuracy is not None:
-            figure["accuracy"] = accuracy
-            figure["accuracy_metric"] = accuracy.metric or None
-        figures[cand.id] = figure
+    latency = _latencies(candidates, measured, estimator)
+    figures = _Figures(c, measured, estimator)
 
     # Service targets ----------------------------------------------------------------------------------------
     slo_removed: dict[str, int] = {}
-    kept: list[_Candidate] = []
-    for cand in candidates:
-        figure = figures[cand.id]
-        if c.max_latency_ms is not None:
-            latency = figure.get("latency")
-            if latency is None:
-                reason = "API-only: no latency figure" if cand.api_only else "no parameter count for a latency estimate"
-                unverifiable.append(Unverifiable(cand.id, reason))
-                continue
-            if latency.value > c.max_latency_ms:
-                slo_removed[f"--max-latency-ms {c.max_latency_ms:g}"] = (
-                    slo_removed.get(f"--max-latency-ms {c.max_latency_ms:g}", 0) + 1
-                )
-                continue
-        memory_limit = c.memory_limit()
-        peak_mb = measured.get(cand.id, {}).get("peak_mb")
-        measured_fits = bool(peak_mb and memory_limit and peak_mb * 2**20 <= memory_limit)
-        if c.fits and memory_limit and cand.params and not cand.api_only and not measured_fits:
-            figure["fits_as"] = fit_advice(estimator, memory_limit, cand.params, cand.family, cand.architecture)
-        if memory_limit and peak_mb and peak_mb * 2**20 > memory_limit and not figure.get("fits_as"):
-            slo_removed["memory (measured peak)"] = slo_removed.get("memory (measured peak)", 0) + 1
-            continue
+    memory_limit = c.memory_limit()
+    first: q.Assessment | None = None
+    if (
+        c.max_latency_ms is None
+        and c.min_accuracy is None
+        and not (memory_limit and any(run.get("peak_mb") for run in measured.values()))
+    ):
+        kept = candidates  # no target to check: every candidate stays
+    else:
         if c.min_accuracy is not None:
-            accuracy = figure.get("accuracy")
-            if accuracy is None or accuracy.kind == "prior":
-                unverifiable.append(Unverifiable(cand.id, "no accuracy figure for this task"))
+            first = q.assess(task_id, benchmarks, evidence, by_id)
+        kept = []
+        for cand in candidates:
+            if c.max_latency_ms is not None:
+                if cand.id not in latency:
+                    reason = (
+                        "API-only: no latency figure" if cand.api_only else "no parameter count for a latency estimate"
+                    )
+                    unverifiable.append(Unverifiable(cand.id, reason))
+                    continue
+                if latency[cand.id] > c.max_latency_ms:
+                    slo_removed[f"--max-latency-ms {c.max_latency_ms:g}"] = (
+                        slo_removed.get(f"--max-latency-ms {c.max_latency_ms:g}", 0) + 1
+                    )
+                    continue
+            peak_mb = measured.get(cand.id, {}).get("peak_mb")
+            if memory_limit and peak_mb and peak_mb * 2**20 > memory_limit and not figures.fits_as(cand):
+                slo_removed["memory (measured peak)"] = slo_removed.get("memory (measured peak)", 0) + 1
                 continue
-            if not accuracy.higher_is_better or accuracy.value > 1:
-                why = f"its figure is {accuracy.cell()}, not a fraction where higher is better: --min-accuracy "
-                unverifiable.append(Unverifiable(cand.id, why + "cannot check it"))
-                continue
-            if accuracy.value < c.min_accuracy:
-                slo_removed[f"--min-accuracy {c.min_accuracy:g}"] = (
-                    slo_removed.get(f"--min-accuracy {c.min_accuracy:g}", 0) + 1
-                )
-                continue
-        kept.append(cand)
-    if len(kept) < len(candidates):  # standings are taken among the models that are left
-        assessed = q.assess(task_id, benchmarks, evidence, _facts(kept))
-        for cand in kept:
-            figures[cand.id]["accuracy"] = _accuracy_figure(assessed[cand.id])
-    for cand in kept:
-        figures[cand.id]["quality"] = assessed[cand.id]
+            if first is not None and c.min_accuracy is not None:
+                quality = first.get(cand.id)
+                accuracy = _accuracy_figure(quality) if quality is not None else None
+                if accuracy is None or accuracy.kind == "prior":
+                    unverifiable.append(Unverifiable(cand.id, "no accuracy figure for this task"))
+                    continue
+                if not accuracy.higher_is_better or accuracy.value > 1:
+                    why = f"its figure is {accuracy.cell()}, not a fraction where higher is better: --min-accuracy "
+                    unverifiable.append(Unverifiable(cand.id, why + "cannot check it"))
+                    continue
+                if accuracy.value < c.min_accuracy:
+                    slo_removed[f"--min-accuracy {c.min_accuracy:g}"] = (
+                        slo_removed.get(f"--min-accuracy {c.min_accuracy:g}", 0) + 1
+                    )
+                    continue
+            kept.append(cand)
+    # standings are taken among the models that are left
+    if len(kept) < len(candidates):
+        assessed = q.assess(task_id, benchmarks, evidence, {cand.id: cand for cand in kept})
+    else:
+        assessed = first if first is not None else q.assess(task_id, benchmarks, evidence, by_id)
 
-    scored, _ = _score_all(kept, figures, weights, task_id, now)
-    scored.sort(key=lambda item: (-round(item[0], 12), -(item[1].downloads or 0), item[1].id))
-    pareto_ids = _pareto(kept, figures)
+    scored = _score_all(kept, latency, assessed, weights, task_id, now)
+    pareto_ids = _pareto(by_id, latency, assessed, figures)
     if pareto_only:
-        scored = [item for item in scored if item[1].id in pareto_ids]
+        scored = [item for item in scored if item[4].id in pareto_ids]
     matched = len(scored)
+    hint = bool(c.describe())
+    if limit and not hint:
+        import heapq
+
+        shown = heapq.nsmallest(limit, scored)  # the order's keys are unique (they end with the id)
+    else:
+        scored.sort()
+        shown = scored[:limit] if limit else scored
 
     empty_reason = None
     if not scored:
@@ -629,13 +650,14 @@ def _recommend(
         else:
             raise NoMatchError(empty_reason)
 
-    shown = scored[:limit] if limit else scored
-    records = model_records(conn, [cand.id for _, cand, _ in shown])
+    shown_ids = [item[4].id for item in shown]
+    records = model_records(conn, shown_ids)
+    synced = _synced_at(conn, shown_ids)
     items: list[Recommendation] = []
-    for rank, (score, cand, values) in enumerate(shown, start=1):
+    for rank, (_, _, _, score, cand, values) in enumerate(shown, start=1):
         record = records[cand.id]
-        figure = figures[cand.id]
-        components = _components(cand, values, figure, weights, record)
+        figure = figures.of(cand, latency, assessed[cand.id])
+        components = _components(cand, values, figure, weights, record, synced.get(cand.id))
         flags = []
         if not license_known(record.license):
             flags.append(f"license {record.license or 'not stated'}: read the model card before use")
@@ -660,19 +682,21 @@ def _recommend(
                 flags=flags,
                 fits_as=fits_as,
                 evidence=figure.get("quality"),
-                downloads_as_of=_as_of(record.provenance.get("downloads"), cand.synced_at)
+                downloads_as_of=_as_of(record.provenance.get("downloads"), synced.get(cand.id))
                 if record.downloads is not None
                 else None,
                 params_basis=record.provenance.get("params") if record.params else None,
             )
         )
     excluded.update(slo_removed)
-    suggestion = _sibling_hint(conn, task_id, in_task, clauses, scored, weights, now, c) if c.describe() else None
-    rank_of = {cand.id: (not cand.curated, -(cand.downloads or 0), cand.id) for cand in candidates}
+    suggestion = _sibling_hint(conn, task_id, in_task, clauses, [item[4] for item in scored], c) if hint else None
     unique: dict[str, Unverifiable] = {}
     for entry in unverifiable:
         unique.setdefault(entry.id, entry)
-    ordered = sorted(unique.values(), key=lambda u: rank_of.get(u.id, (True, 0, u.id)))
+    ordered = list(unique.values())
+    if ordered:
+        rank_of = {cand.id: (not cand.curated, -(cand.downloads or 0), cand.id) for cand in candidates}
+        ordered.sort(key=lambda u: rank_of.get(u.id, (True, 0, u.id)))
     return Recommendations(
         task=task_id,
         items=items,
@@ -688,8 +712,125 @@ def _recommend(
     )
 
 
-def _facts(candidates: Sequence[_Candidate]) -> dict[str, q.CandidateFacts]:
-    return {cand.id: q.CandidateFacts(base_model=cand.base_model, family=cand.family) for cand in candidates}
+_DEFAULT_CLAUSES = {"API-only models (add --include-api)": "api_only", "gated models (add --include-gated)": "gated"}
+
+
+def _default_filter(
+    conn: Connection, in_task: ColumnElement[bool], clauses: list[tuple[str, ColumnElement[bool]]],
+    columns: tuple[Any, ...],
+) -> tuple[list[_Candidate], dict[str, int], int]:  # fmt: skip
+    """(the candidates, how many each clause removes on its own, how many the task has), as _exclusion_counts
+    and the candidates' query give them, from one read, for clauses among _DEFAULT_CLAUSES (flags NOT NULL)."""
+    everything = list(map(_candidate, conn.execute(select(*columns).where(in_task))))
+    flags = [_DEFAULT_CLAUSES[label] for label, _ in clauses]
+    excluded = {
+        label: sum(1 for cand in everything if getattr(cand, flag))
+        for (label, _), flag in zip(clauses, flags, strict=True)
+    }
+    if not flags:
+        return everything, excluded, len(everything)
+    api, gated = "api_only" in flags, "gated" in flags
+    kept = [cand for cand in everything if not (api and cand.api_only) and not (gated and cand.gated)]
+    return kept, excluded, len(everything)
+
+
+def _latencies(candidates: Sequence[_Candidate], measured: Mapping[str, Mapping[str, Any]], estimator: Any
+               ) -> dict[str, float]:  # fmt: skip
+    """Every candidate's latency value, where it has one: measured here (the run matching the request), else the
+    cost model's estimate, one look-up per candidate (the same values _Figures.latency shows)."""
+    found: dict[str, float] = {}
+    wanted: list[_Candidate] = []
+    for cand in candidates:
+        run = measured.get(cand.id) if measured else None
+        if run and run.get("p50"):
+            found[cand.id] = run["p50"]
+        elif cand.params and not cand.api_only:
+            wanted.append(cand)
+    values = estimator.latencies([(cand.params, cand.family) for cand in wanted])
+    for cand, value in zip(wanted, values, strict=True):
+        if value is not None:
+            found[cand.id] = value
+    return found
+
+
+class _Figures:
+    """The Figures of one candidate (value, kind and basis), built for the rows shown and the few the Pareto
+    frontier reads, never for every candidate."""
+
+    def __init__(self, c: Constraints, measured: Mapping[str, Mapping[str, Any]], estimator: Any) -> None:
+        self.c, self.measured, self.estimator = c, measured, estimator
+        self.memory_limit = c.memory_limit()
+        self._fits_as: dict[str, dict[str, Any] | None] = {}
+
+    def latency(self, cand: _Candidate) -> Figure | None:
+        from catalog.costmodel.catalog_figures import latency_estimate
+
+        c, run = self.c, self.measured.get(cand.id)
+        if run and run.get("p50"):
+            label = RANDOM_WEIGHTS_LABEL if run.get("weights") == "random" else "measured here"
+            return Figure(run["p50"], "measured", f"p50 {label}, batch {c.batch_size} x {c.seq_len} tokens, "
+                          f"{run['device']} {run['dtype']} (run {run['run']})")  # fmt: skip
+        if cand.params and not cand.api_only:
+            estimate = latency_estimate(self.estimator, cand.params, cand.family)
+            if estimate:
+                return Figure(estimate[0], "estimated", estimate[1])
+        return None
+
+    def memory(self, cand: _Candidate) -> Figure | None:
+        from catalog.costmodel.catalog_figures import memory_estimate
+
+        c, run = self.c, self.measured.get(cand.id)
+        if run and run.get("peak_mb"):
+            label = RANDOM_WEIGHTS_LABEL if run.get("weights") == "random" else "measured here"
+            basis = f"peak RSS {label}, batch {c.batch_size} x {c.seq_len} tokens, {run['device']} {run['dtype']}"
+            return Figure(run["peak_mb"] * 2**20, "measured", f"{basis} (run {run['run']})")
+        if cand.params and not cand.api_only:
+            estimate = memory_estimate(self.estimator, cand.params, cand.family)
+            if estimate:
+                return Figure(estimate[0], "estimated", estimate[1])
+        return None
+
+    def fits_as(self, cand: _Candidate) -> dict[str, Any] | None:
+        """--fits: the smaller dtype or quantisation a model too big as asked fits in (None: it fits, or nothing
+        does; a measured peak within the limit says it fits)."""
+        if cand.id not in self._fits_as:
+            from catalog.costmodel.catalog_figures import fit_advice
+
+            limit, advice = self.memory_limit, None
+            if self.c.fits and limit and cand.params and not cand.api_only:
+                peak_mb = self.measured.get(cand.id, {}).get("peak_mb")
+                if not (peak_mb and peak_mb * 2**20 <= limit):
+                    advice = fit_advice(self.estimator, limit, cand.params, cand.family, cand.architecture)
+            self._fits_as[cand.id] = advice
+        return self._fits_as[cand.id]
+
+    def of(self, cand: _Candidate, latency: Mapping[str, float], quality: q.Quality) -> dict[str, Any]:
+        """Everything shown for a row: latency, memory, accuracy (and its metric), fits_as, the quality record."""
+        figure: dict[str, Any] = {"quality": quality}
+        if cand.id in latency:
+            figure["latency"] = self.latency(cand)
+        memory = self.memory(cand)
+        if memory is not None:
+            figure["memory"] = memory
+        accuracy = _accuracy_figure(quality)
+        if accuracy is not None:
+            figure["accuracy"] = accuracy
+            figure["accuracy_metric"] = accuracy.metric or None
+        fits_as = self.fits_as(cand)
+        if fits_as is not None:
+            figure["fits_as"] = fits_as
+        return figure
+
+
+def _synced_at(conn: Connection, ids: Sequence[str]) -> dict[str, datetime | None]:
+    """When each model's row was last synced (the date of its downloads figure when the provenance names none)."""
+    found: dict[str, datetime | None] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update(
+            (r[0], r[1]) for r in conn.execute(select(models.c.id, models.c.synced_at).where(models.c.id.in_(chunk)))
+        )
+    return found
 
 
 def _metric_label(name: str) -> str:
@@ -737,54 +878,49 @@ def _accuracy_figure(quality: q.Quality) -> AccuracyFigure | None:
     )  # fmt: skip
 
 
-class _Scales:
-    """Normalisers over the candidate set, computed once."""
-
-    def __init__(self, candidates: list[_Candidate], figures: dict[str, dict[str, Any]]) -> None:
-        self.best_downloads = max((math.log1p(c.downloads or 0) for c in candidates), default=0.0)
-        self.best_likes = max((math.log1p(c.likes or 0) for c in candidates), default=0.0)
-        sizes = [math.log(c.params) for c in candidates if c.params]
-        self.small, self.large = (min(sizes), max(sizes)) if sizes else (0.0, 0.0)
-        latencies = [
-            math.log(f["latency"].value) for f in figures.values() if f.get("latency") and f["latency"].value > 0
-        ]
-        self.fast, self.slow = (min(latencies), max(latencies)) if latencies else (0.0, 0.0)
-
-
-def _values(cand: _Candidate, f: dict[str, Any], scales: _Scales, task_id: str, now: datetime) -> tuple[float, ...]:
-    """Component values in COMPONENTS order: popularity, recency, accuracy, size, latency, curated, specialised."""
-    pop = math.log1p(cand.downloads or 0) / scales.best_downloads if scales.best_downloads > 0 else 0.0
-    if scales.best_likes > 0:
-        pop = 0.8 * pop + 0.2 * (math.log1p(cand.likes or 0) / scales.best_likes)
-    recency = 0.5 ** (max((now - cand.stamp).days, 0) / 365.0) if cand.stamp is not None else 0.0
-    quality = f.get("quality")
-    acc = quality.value if quality is not None else 0.0
-    if cand.params and scales.large > scales.small:
-        size = (scales.large - math.log(cand.params)) / (scales.large - scales.small)
-    else:
-        size = 1.0 if cand.params else 0.0
-    latency = f.get("latency")
-    if latency is not None and latency.value > 0:
-        lat = (
-            (scales.slow - math.log(latency.value)) / (scales.slow - scales.fast) if scales.slow > scales.fast else 1.0
-        )
-    else:
-        lat = 0.0
-    return (pop, recency, acc, size, lat, 1.0 if cand.curated else 0.0, 1.0 if cand.pipeline_tag == task_id else 0.0)
-
-
 def _score_all(
-    candidates: list[_Candidate], figures: dict[str, dict[str, Any]], weights: dict[str, float], task_id: str,
-    now: datetime,
-) -> tuple[list[tuple[float, _Candidate, tuple[float, ...]]], _Scales]:  # fmt: skip
-    """Numbers only (cheap for tens of thousands of candidates); components are built for the rows shown."""
-    scales = _Scales(candidates, figures)
-    w = [weights[name] for name in COMPONENTS]
-    out = []
-    for cand in candidates:
-        values = _values(cand, figures[cand.id], scales, task_id, now)
-        out.append((sum(a * b for a, b in zip(w, values, strict=True)), cand, values))
-    return out, scales
+    candidates: Sequence[_Candidate], latency: Mapping[str, float], quality: Mapping[str, q.Quality],
+    weights: Mapping[str, float], task_id: str, now: datetime,
+) -> list[_Scored]:  # fmt: skip
+    """Every candidate's component values (COMPONENTS order: popularity, recency, accuracy, size, latency, curated,
+    specialised), score (their weighted sum, added in that order) and place in the order, in one pass of plain
+    arithmetic: Figures and components are built for the rows shown only.
+
+    The normalisers are taken over the candidates (downloads, likes and size), and over every candidate with a
+    latency figure that passed the hard constraints (latency)."""
+    log, log1p = math.log, math.log1p
+    downloads = [log1p(cand.downloads or 0) for cand in candidates]
+    likes = [log1p(cand.likes or 0) for cand in candidates]
+    best_downloads, best_likes = max(downloads, default=0.0), max(likes, default=0.0)
+    sizes = [log(cand.params) for cand in candidates if cand.params]
+    small, large = (min(sizes), max(sizes)) if sizes else (0.0, 0.0)
+    latencies = [log(value) for value in latency.values() if value > 0]
+    fast, slow = (min(latencies), max(latencies)) if latencies else (0.0, 0.0)
+    size_span, latency_span = large - small, slow - fast
+    w_pop, w_rec, w_acc, w_size, w_lat, w_cur, w_spec = (weights[name] for name in COMPONENTS)
+    assessed = quality.get
+    no_latency = -1.0
+    out: list[_Scored] = []
+    append = out.append
+    for cand, pop, liked in zip(candidates, downloads, likes, strict=True):
+        pop = pop / best_downloads if best_downloads > 0 else 0.0
+        if best_likes > 0:
+            pop = 0.8 * pop + 0.2 * (liked / best_likes)
+        stamp = cand.stamp
+        recency = 0.5 ** (max((now - stamp).days, 0) / 365.0) if stamp is not None else 0.0
+        found = assessed(cand.id)
+        acc = found.value if found is not None else 0.0
+        params = cand.params
+        size = ((large - log(params)) / size_span if large > small else 1.0) if params else 0.0
+        value = latency.get(cand.id, no_latency)
+        lat = ((slow - log(value)) / latency_span if slow > fast else 1.0) if value > 0 else 0.0
+        curated = 1.0 if cand.curated else 0.0
+        specialised = 1.0 if cand.pipeline_tag == task_id else 0.0
+        score = (w_pop * pop + w_rec * recency + w_acc * acc + w_size * size + w_lat * lat + w_cur * curated
+                 + w_spec * specialised)  # fmt: skip
+        append((-round(score, 12), -(cand.downloads or 0), cand.id, score, cand,
+                (pop, recency, acc, size, lat, curated, specialised)))  # fmt: skip
+    return out
 
 
 def _as_of(label: str | None, synced_at: datetime | None) -> str | None:
@@ -798,8 +934,9 @@ def _as_of(label: str | None, synced_at: datetime | None) -> str | None:
 
 
 def _components(
-    cand: _Candidate, values: tuple[float, ...], f: dict[str, Any], weights: dict[str, float], record: ModelRecord
-) -> list[Component]:
+    cand: _Candidate, values: tuple[float, ...], f: dict[str, Any], weights: dict[str, float], record: ModelRecord,
+    synced_at: datetime | None,
+) -> list[Component]:  # fmt: skip
     pop, recency, acc_value, size, lat_value, curated, specialised = values
     accuracy: AccuracyFigure | None = f.get("accuracy")
     quality: q.Quality | None = f.get("quality")
@@ -829,7 +966,7 @@ def _components(
     else:
         lat_raw, lat_prov = "no latency figure", "none"
     downloads = cand.downloads
-    as_of = _as_of(record.provenance.get("downloads"), cand.synced_at)
+    as_of = _as_of(record.provenance.get("downloads"), synced_at)
     params_basis = record.provenance.get("params") or "Hub / catalog.yaml"
     return [
         Component("popularity", weights["popularity"], pop,
@@ -867,15 +1004,19 @@ def _why(components: list[Component], record: ModelRecord) -> str:
     return "; ".join(parts)
 
 
-def _pareto(candidates: list[_Candidate], figures: dict[str, dict[str, Any]]) -> set[str]:
+def _pareto(
+    candidates: Mapping[str, _Candidate], latency: Mapping[str, float], quality: Mapping[str, q.Quality],
+    figures: _Figures,
+) -> set[str]:  # fmt: skip
     """Non-dominated models on (accuracy up, latency down, memory down), among those with all three figures. Accuracy
-    is the evidence standing (comparable across candidates), never raw values of different metrics."""
+    is the evidence standing (comparable across candidates), never raw values of different metrics: only models
+    with evidence are points, so memory is estimated for those alone."""
     points = []
-    for cand in candidates:
-        f = figures[cand.id]
-        quality = f.get("quality")
-        if quality is not None and quality.basis == "evidence" and f.get("latency") and f.get("memory"):
-            points.append((cand.id, quality.value, f["latency"].value, f["memory"].value))
+    for model_id, found in quality.items():
+        if found.basis == "evidence" and model_id in latency:
+            memory = figures.memory(candidates[model_id])
+            if memory is not None:
+                points.append((model_id, found.value, latency[model_id], memory.value))
     frontier = set()
     for pid, acc, lat, mem in points:
         dominated = any(
@@ -921,9 +1062,7 @@ def _sibling_hint(
     task_id: str,
     in_task: ColumnElement[bool],
     clauses: list[tuple[str, ColumnElement[bool]]],
-    scored: list[tuple[float, _Candidate, tuple[float, ...]]],
-    weights: dict[str, float],
-    now: datetime,
+    ordered: list[_Candidate],
     c: Constraints,
 ) -> str | None:
     """When the pick without the user's constraints does not fit, point at a smaller model of its lineage that does."""
@@ -939,12 +1078,12 @@ def _sibling_hint(
     ).first()
     if top is None:
         return None
-    pick = _Candidate(*top)
-    ranked = {cand.id: rank for rank, (_, cand, _) in enumerate(scored, start=1)}
+    pick = _candidate(top)
+    ranked = {cand.id: rank for rank, cand in enumerate(ordered, start=1)}
     if pick.id in ranked:
         return None
     lineage = {pick.id, pick.base_model} - {None}
-    for rank, (_, cand, _) in enumerate(scored, start=1):
+    for rank, cand in enumerate(ordered, start=1):
         related = (
             cand.base_model in lineage or cand.id in lineage or (pick.family is not None and cand.family == pick.family)
         )

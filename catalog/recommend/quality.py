@@ -25,7 +25,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from catalog.evidence.benchmarks import (
     MEASURED_KIND,
@@ -167,12 +167,32 @@ class CandidateFacts:
     family: str | None = None
 
 
+class Lineage(Protocol):
+    """What assess reads of a candidate (CandidateFacts, or the recommender's own candidate rows)."""
+
+    @property
+    def base_model(self) -> str | None: ...
+
+    @property
+    def family(self) -> str | None: ...
+
+
+class Assessment(dict[str, Quality]):
+    """model -> Quality for the candidates with evidence rows (used or ignored) or a prior; any other candidate
+    reads as a fresh Quality() (no evidence, value 0), made when first asked for: a task with tens of thousands of
+    candidates and a few hundred evaluated ones builds a few hundred records."""
+
+    def __missing__(self, model: str) -> Quality:
+        found = self[model] = Quality()
+        return found
+
+
 def _preference(item: EvidenceItem) -> tuple[Any, ...]:
     stamp = item.source_date.timestamp() if item.source_date else 0.0
     return (_KIND_ORDER.get(item.source_kind, 5), not item.verified, -stamp, item.key)
 
 
-def _tokenizer_key(item: EvidenceItem, facts: Mapping[str, CandidateFacts]) -> str:
+def _tokenizer_key(item: EvidenceItem, facts: Mapping[str, Lineage]) -> str:
     """Perplexity depends on the tokenizer: the recorded one, else the model's lineage root (a fine-tune keeps its
     base model's tokenizer), so unrelated models are never compared on it."""
     if item.tokenizer:
@@ -194,7 +214,7 @@ class _Matcher:
     row counts on a benchmark is catalog.evidence.benchmarks' rule (the one `catalog evidence list --benchmark`
     uses); the indexes here only narrow which benchmarks to ask."""
 
-    def __init__(self, task_id: str, benchmarks: Sequence[Benchmark], facts: Mapping[str, CandidateFacts]) -> None:
+    def __init__(self, task_id: str, benchmarks: Sequence[Benchmark], facts: Mapping[str, Lineage]) -> None:
         self.task_id = task_id
         self.benchmarks = list(benchmarks)
         self.facts = facts
@@ -282,16 +302,17 @@ def assess(
     task_id: str,
     benchmarks: Sequence[Benchmark],
     evidence: Mapping[str, Sequence[EvidenceItem]],
-    facts: Mapping[str, CandidateFacts],
-) -> dict[str, Quality]:
-    """The accuracy component of every candidate (the keys of `facts`) from its evidence."""
+    facts: Mapping[str, Lineage],
+) -> Assessment:
+    """The accuracy component of every candidate (the keys of `facts`) from its evidence: an Assessment, which
+    holds the candidates with evidence or a prior and reads any other candidate as Quality() (no evidence)."""
     matcher = _Matcher(task_id, benchmarks, facts)
-    quality = {model: Quality() for model in facts}
+    quality = Assessment()
     groups: dict[tuple[Any, ...], dict[str, list[EvidenceItem]]] = {}  # group key -> model -> rows
     aggregates: dict[tuple[Any, ...], dict[str, dict[Member, list[EvidenceItem]]]] = {}
     group_bench: dict[tuple[Any, ...], Benchmark | None] = {}
     for model, items in evidence.items():
-        if model not in quality:
+        if model not in facts or not items:
             continue
         q = quality[model]
         for item in items:
@@ -349,7 +370,11 @@ def assess(
     # groups of a task without benchmarks, weigh as the heaviest benchmark (a measured set is the user's own data).
     weights = {bench.id: bench.weight for bench in benchmarks}
     default_weight = max(weights.values(), default=1.0)
-    active = {used.benchmark_id for q in quality.values() for used in q.used}
+    # summed in one fixed order (the task's benchmarks, then the others by id), so a value never depends on the
+    # process's string hashing
+    listed = {bench.id: i for i, bench in enumerate(benchmarks)}
+    found = {used.benchmark_id for q in quality.values() for used in q.used}
+    active = sorted(found, key=lambda bench_id: (listed.get(bench_id, len(listed)), bench_id))
     total = sum(weights.get(bench_id, default_weight) for bench_id in active)
     for q in quality.values():
         if not q.used:
@@ -410,23 +435,29 @@ def _place_group(
         )
 
 
-def _priors(quality: dict[str, Quality], facts: Mapping[str, CandidateFacts]) -> None:
+def _priors(quality: Assessment, facts: Mapping[str, Lineage]) -> None:
+    """Priors for the candidates without evidence; none at all when no candidate has evidence (a prior needs an
+    evaluated base model or family members)."""
+    if not any(q.basis == "evidence" for q in quality.values()):
+        return
     by_family: dict[str, list[float]] = {}
-    for model, q in quality.items():
-        family = facts[model].family
-        if q.basis == "evidence" and family:
-            by_family.setdefault(family, []).append(q.value)
+    for model, cand in facts.items():  # in the candidates' order
+        q = quality.get(model)
+        if q is not None and q.basis == "evidence" and cand.family:
+            by_family.setdefault(cand.family, []).append(q.value)
     reliability = family_reliability(by_family.values())
-    for model, q in quality.items():
-        if q.basis == "evidence":
+    for model, cand in facts.items():
+        evaluated = quality.get(model)
+        if evaluated is not None and evaluated.basis == "evidence":
             continue
-        cand = facts[model]
         base = quality.get(cand.base_model) if cand.base_model else None
         if base is not None and base.basis == "evidence":
+            q = quality[model]
             q.value = FINE_TUNE_DISCOUNT * base.value
             q.basis = "prior"
             q.prior = f"fine-tune of {cand.base_model} (standing {base.value:.2f}) x {FINE_TUNE_DISCOUNT:g}"
         elif cand.family and len(by_family.get(cand.family, [])) >= 2 and reliability >= MIN_FAMILY_RELIABILITY:
+            q = quality[model]
             members = by_family[cand.family]
             q.value = family_prior(members)
             q.basis = "prior"
