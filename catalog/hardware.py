@@ -8,8 +8,9 @@ the GiB, GPU models, OS family and architecture), not of software versions, so r
 upgrades of torch or the OS.
 
 Calibration times square matmuls (2 n^3 FLOPs each; torch.mm at n = 1024 and 2048 per dtype, or numpy's float32
-matmul without torch) and copies of 1 to 256 MiB arrays (memory bandwidth, read + write, by working-set size:
-caches make small ones faster), keeps the best repeat as this machine's achievable figure, and caches it in
+matmul without torch), a linear layer at 1 to 256 input rows (small matmuls reach a fraction of the peak) and the
+fixed cost of one matmul call, and copies of 1 to 256 MiB arrays (memory bandwidth, read + write, by working-set
+size: caches make small ones faster), keeps the best repeat as this machine's achievable figure, and caches it in
 data_dir()/hardware.json per machine, device and thread count, with the library that measured it. The cost model
 (catalog.costmodel) reads it.
 """
@@ -232,6 +233,8 @@ def calibrate(
         "gflops": peaks,
         "bandwidth_gbs": memory["gbs"],
         "bandwidth_curve": memory["curve"],
+        "matmul_rows": memory["rows"],
+        "matmul_call_us": memory["call_us"],
         "threads": threads,
         "library": library,
         library: version,
@@ -282,7 +285,7 @@ def _calibrate_torch(
 
     peaks: dict[str, float] = {}
     sizes = sorted({1024, size})
-    share = seconds / (len(dtypes) * len(sizes) + 1)
+    share = seconds / (len(dtypes) * (len(sizes) + 1) + 1)
     with torch.inference_mode():
         for name, dtype in dtypes.items():
             say(f"matmul peak, {name} (torch)")
@@ -312,8 +315,25 @@ def _calibrate_torch(
             return copy
 
         curve = _bandwidth_curve(make, share)
+        rows: dict[str, list[list[float]]] = {}
+        call_us: dict[str, float] = {}
+        for name, dtype in dtypes.items():
+            say(f"matmul by rows, {name} (torch)")
+
+            def linear(count: int, width: int = ROWS_WIDTH, dtype: Any = dtype) -> Any:
+                weight = torch.randn(width, width, device=device).to(dtype)
+                x = torch.randn(count, width, device=device).to(dtype)
+
+                def run() -> None:
+                    torch.nn.functional.linear(x, weight)
+                    sync()
+
+                return run
+
+            call_us[name], rows[name] = _rows_curve(linear, share)
     bandwidth = curve[-1][1]
-    return peaks, {"gbs": bandwidth, "curve": curve}, str(torch.__version__)
+    memory = {"gbs": bandwidth, "curve": curve, "rows": rows, "call_us": call_us}
+    return peaks, memory, str(torch.__version__)
 
 
 def _calibrate_numpy(size: int, seconds: float, say: Any) -> tuple[dict[str, float], dict[str, Any], str]:
@@ -333,8 +353,17 @@ def _calibrate_numpy(size: int, seconds: float, say: Any) -> tuple[dict[str, flo
         target = np.empty_like(source)
         return lambda: np.copyto(target, source)
 
-    curve = _bandwidth_curve(make, seconds / 2)
-    return {"float32": peak}, {"gbs": curve[-1][1], "curve": curve}, str(np.__version__)
+    curve = _bandwidth_curve(make, seconds / 4)
+    say("matmul by rows (numpy)")
+
+    def linear(count: int, width: int = ROWS_WIDTH) -> Any:
+        weight = np.random.default_rng(2).standard_normal((width, width), dtype=np.float32)
+        x = np.random.default_rng(3).standard_normal((count, width), dtype=np.float32)
+        return lambda: np.matmul(x, weight.T)
+
+    call_us, rows = _rows_curve(linear, seconds / 4)
+    memory = {"gbs": curve[-1][1], "curve": curve, "rows": {"float32": rows}, "call_us": {"float32": call_us}}
+    return {"float32": peak}, memory, str(np.__version__)
 
 
 BANDWIDTH_ARRAYS_MIB = (1, 4, 16, 64, 256)  # one array of a copy; the last is far beyond any cache
@@ -351,6 +380,33 @@ def _bandwidth_curve(make: Any, budget_s: float) -> list[list[float]]:
         seconds = _best_seconds(copy, budget_s / len(BANDWIDTH_ARRAYS_MIB), max_repeats=200)
         curve.append([float(2 * count * 4), 2 * count * 4 / seconds / 1e9])
     return curve
+
+
+ROWS = (1, 4, 16, 64, 256)  # input rows of a linear layer: batch x positions in a forward, batch in a decode step
+ROWS_WIDTH = 1024  # a 1024 x 1024 weight: 4 MiB in float32
+
+
+def _rows_curve(make: Any, budget_s: float) -> tuple[float, list[list[float]]]:
+    """The fixed cost of one matmul call in µs (one row through a 128 x 128 and a 256 x 256 weight, extrapolated
+    to no work: bfloat16 on a CPU pays tens of µs of kernel set-up per call, float32 a few), and [rows, GFLOP/s]
+    of a linear layer (x @ W.T, W 1024 x 1024) per number of input rows, that fixed cost taken out: with few rows a
+    matmul cannot reach the peak (one row is a matrix-vector product that reads the whole weight for 2 FLOPs per
+    element; a few rows pay the packing of the weight each call), which is where decode steps and small
+    batches run. `make(rows, width)` returns the timed call."""
+    share = budget_s / (len(ROWS) + 2)
+    small = []
+    for width in (128, 256):
+        run = make(1, width)
+        run()
+        small.append(_best_seconds(run, share, max_repeats=500))
+    call = min(max(0.0, (4 * small[0] - small[1]) / 3), small[0])  # the 256-wide call does 4x the work
+    curve = []
+    for count in ROWS:
+        run = make(count, ROWS_WIDTH)
+        run()
+        seconds = max(_best_seconds(run, share, max_repeats=200) - call, 1e-9)
+        curve.append([float(count), 2 * count * ROWS_WIDTH**2 / seconds / 1e9])
+    return call * 1e6, curve
 
 
 def describe(*, with_torch: bool | None = None) -> dict[str, Any]:

@@ -204,6 +204,15 @@ class Architecture:
         return params
 
     @property
+    def linears_per_layer(self) -> int:
+        """Matmul calls (linear layers) in one self-attention layer: the Q, K, V projections (one fused call in
+        FUSED_QKV_TYPES), the output projection, and the MLP's two (gated: three; a gated MLP with a fused
+        gate/up projection in FUSED_MLP_TYPES: two). Each experts' MLP of a mixture counts once per active expert."""
+        attention = 2 if self.model_type in FUSED_QKV_TYPES else 4
+        mlp = 3 if self.gated and self.model_type not in FUSED_MLP_TYPES else 2
+        return attention + self.experts_active * mlp
+
+    @property
     def matrix_params(self) -> int:
         """Parameters in matrices outside the embeddings: what forward FLOPs are made of."""
         return (
@@ -260,6 +269,9 @@ ABSOLUTE_POSITION_TYPES = {
     "beit",
 }
 NO_CLS_TYPES = {"siglip_vision_model"}
+# Q, K and V in one linear layer (Hugging Face implementations), and gated MLPs whose gate and up are one
+FUSED_QKV_TYPES = {"gpt2", "gpt_neox", "gpt_bigcode", "bloom", "falcon", "phi3", "mpt", "codegen"}
+FUSED_MLP_TYPES = {"phi3"}
 
 
 def audio_frames(conv: tuple[tuple[int, int, int], ...], seconds: float) -> int:

@@ -92,7 +92,10 @@ class CatalogEstimator:
             if arch is not None:
                 work = phases(arch, self.task, self.batch, self.seq_len, self.dtype)
                 value = sum(
-                    phase_ms(self.fit, arch.kind, self.dtype, p.flops, p.bytes, p.layer_calls, p.calls)[0] for p in work
+                    phase_ms(
+                        self.fit, arch.kind, self.dtype, p.flops, p.bytes, p.layer_calls, p.calls, p.parts, p.matmuls
+                    )[0]
+                    for p in work
                 )
             self._latency[key] = value
         return self._latency[key]

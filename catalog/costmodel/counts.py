@@ -13,12 +13,19 @@ Conventions (the tests check them against hand-computed values):
   encoder output;
 - vision: the patches (plus the class token) are the positions and the patch projection is a matrix;
   audio: a convolution front end turns samples (wav2vec2) or 3,000 mel frames (Whisper, 1,500 positions) into
-  positions.
+  positions;
+- each phase counts its matmul calls (linear layers and the LM head; one decode step calls every one once): a
+  call costs a fixed time besides its FLOPs, measured per dtype by the calibration (bfloat16 on a CPU: tens of
+  microseconds, several times float32's), which a decode step of a small model pays dozens of times;
+- each phase also splits its FLOPs by the rows of the matmuls that do them (`parts`: [rows, FLOPs]): the linear
+  layers see batch x positions rows in a forward and batch rows in a decode step, attention sees each sequence's
+  own positions (one query row per step when decoding). A matmul of few rows runs far below the peak (a decode step
+  at batch 1 is a matrix-vector product), and the machine's calibrated rate by rows prices each part.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from catalog.costmodel.arch import SAMPLE_RATE, Architecture
@@ -38,9 +45,25 @@ class Phase:
     bytes: float
     layer_calls: float
     calls: int = 1  # forwards in the phase (decode: new_tokens - 1 steps)
+    # [matmul rows, FLOPs] summing to `flops` (empty in terms stored before rows were modelled: all at the peak)
+    parts: list[list[float]] = field(default_factory=list)
+    matmuls: float = 0  # matmul calls (linear layers, the LM head), all calls together: each has a fixed cost
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _parts(*pairs: tuple[float, float]) -> list[list[float]]:
+    """[rows, FLOPs] pairs, one per distinct row count, zero-FLOP pairs dropped, fewest rows first."""
+    merged: dict[float, float] = {}
+    for rows, flops in pairs:
+        if flops > 0:
+            merged[float(rows)] = merged.get(float(rows), 0.0) + flops
+    return [[rows, merged[rows]] for rows in sorted(merged)]
+
+
+def _scaled(parts: list[list[float]], factor: float) -> list[list[float]]:
+    return [[rows, flops * factor] for rows, flops in parts]
 
 
 def stack_flops(
@@ -86,12 +109,29 @@ def kv_cache_bytes(arch: Architecture, batch: int, context: int, dtype: str, enc
     return float(batch * per_position * (context + cross))
 
 
+def stack_parts(
+    layer_params: float, batch: int, positions: int, layers: int, attention_width: int, context: int | None = None
+) -> list[tuple[float, float]]:
+    """batch x stack_flops split by matmul rows: the linear layers over batch x positions rows, the attention
+    scores over each sequence's positions."""
+    context = positions if context is None else context
+    linear = batch * layers * 2.0 * positions * layer_params
+    attention = batch * layers * 4.0 * positions * context * attention_width
+    return [(batch * positions, linear), (positions, attention)]
+
+
 def encoder_forward(arch: Architecture, batch: int, positions: int, audio_seconds: float) -> tuple[float, float]:
     """FLOPs and weight bytes of the encoder stack (with its front end)."""
     flops = batch * stack_flops(arch.encoder_layer_params, positions, arch.encoder_layers, arch.attention_width)
     flops += front_end_flops(arch, batch, audio_seconds)
     params = arch.encoder_layers * arch.encoder_layer_params + arch.front_end_params
     return flops, float(params)
+
+
+def encoder_parts(arch: Architecture, batch: int, positions: int, audio_seconds: float) -> list[tuple[float, float]]:
+    """encoder_forward's FLOPs by matmul rows (the front end over batch x positions rows)."""
+    parts = stack_parts(arch.encoder_layer_params, batch, positions, arch.encoder_layers, arch.attention_width)
+    return [*parts, (batch * positions, front_end_flops(arch, batch, audio_seconds))]
 
 
 def decoder_step(arch: Architecture, batch: int, context: int, encoder_positions: int = 0) -> tuple[float, float]:
@@ -113,6 +153,28 @@ def decoder_step(arch: Architecture, batch: int, context: int, encoder_positions
     return flops, float(touched + head)
 
 
+def stack_matmuls(arch: Architecture, *, encoder: bool, decoder: bool, cached_cross: bool = False) -> float:
+    """Matmul calls of one forward through the encoder and/or decoder stack and the LM head. A decoder layer with
+    cross-attention adds its Q, K, V and O projections, or only Q and O once the encoder's K and V are cached."""
+    calls = arch.encoder_layers * arch.linears_per_layer if encoder else 0
+    if decoder:
+        cross = (2 if cached_cross else 4) if arch.encoder_layers and arch.decoder_layers else 0
+        calls += arch.decoder_layers * (arch.linears_per_layer + cross)
+    return float(calls + (1 if arch.lm_head else 0))
+
+
+def decoder_step_parts(
+    arch: Architecture, batch: int, context: float, encoder_positions: int = 0
+) -> list[tuple[float, float]]:
+    """decoder_step's FLOPs by matmul rows: the linear layers and the LM head see one row per sequence (batch
+    rows), attention one query row against the cache."""
+    flops, _ = decoder_step(arch, batch, context, encoder_positions)  # type: ignore[arg-type]
+    attention = batch * arch.decoder_layers * 4.0 * context * arch.attention_width
+    if arch.encoder_layers > 0:
+        attention += batch * arch.decoder_layers * 4.0 * encoder_positions * arch.attention_width
+    return [(batch, flops - attention), (1, attention)]
+
+
 def phases(
     arch: Architecture,
     task: str,
@@ -132,32 +194,51 @@ def phases(
     size = BYTES_PER_PARAM[dtype]
     positions = arch.tokens(seq_len, audio_seconds)
     generating = task in GENERATION_TASKS and arch.decoder_layers > 0
+    head = (batch * positions, batch * lm_head_flops(arch, positions))
     if arch.decoder_layers == 0:  # encoder-only, vision, audio encoders
         flops, params = encoder_forward(arch, batch, positions, audio_seconds)
         flops += batch * lm_head_flops(arch, positions)
         params += arch.vocab * arch.hidden if arch.lm_head else 0
-        return [Phase("forward", flops, params * size, arch.layers + 1)]
+        parts = _parts(*encoder_parts(arch, batch, positions, audio_seconds), head)
+        matmuls = stack_matmuls(arch, encoder=True, decoder=False)
+        return [Phase("forward", flops, params * size, arch.layers + 1, parts=parts, matmuls=matmuls)]
     if arch.encoder_layers == 0:  # decoder-only
         flops = batch * stack_flops(arch.decoder_active_params, positions, arch.decoder_layers, arch.attention_width)
         flops += batch * lm_head_flops(arch, positions)
         params = arch.decoder_layers * arch.decoder_layer_params + (arch.vocab * arch.hidden if arch.lm_head else 0)
         bytes_ = params * size + kv_cache_bytes(arch, batch, positions, dtype)  # the cache is written once
-        first = Phase("prefill" if generating else "forward", flops, bytes_, arch.layers + 1)
+        stack = stack_parts(arch.decoder_active_params, batch, positions, arch.decoder_layers, arch.attention_width)
+        first = Phase(
+            "prefill" if generating else "forward",
+            flops,
+            bytes_,
+            arch.layers + 1,
+            parts=_parts(*stack, head),
+            matmuls=stack_matmuls(arch, encoder=False, decoder=True),
+        )
         if not generating:
             return [first]
         return [first, _decode(arch, batch, positions, 0, new_tokens, dtype)]
     # encoder-decoder (text, or Whisper's audio encoder): encoder, cross K/V over its output, first decoder step
     flops, params = encoder_forward(arch, batch, positions, audio_seconds)
     cross_kv = 2 * arch.hidden * arch.kv_width
-    flops += batch * arch.decoder_layers * 2.0 * positions * cross_kv
+    cross_flops = batch * arch.decoder_layers * 2.0 * positions * cross_kv
+    flops += cross_flops
     step_flops, step_params = decoder_step(arch, batch, 1, positions)
     weights = (params + arch.decoder_layers * cross_kv + step_params) * size
+    parts = _parts(
+        *encoder_parts(arch, batch, positions, audio_seconds),
+        (batch * positions, cross_flops),
+        *decoder_step_parts(arch, batch, 1, positions),
+    )
     first = Phase(
         "prefill" if generating else "forward",
         flops + step_flops,
         weights + kv_cache_bytes(arch, batch, 1, dtype, positions),
         arch.encoder_layers + CROSS_LAYER * arch.decoder_layers + 1,
         calls=2 if generating else 1,  # generation calls the encoder, then the decoder's first step
+        parts=parts,
+        matmuls=stack_matmuls(arch, encoder=True, decoder=True),
     )
     if not generating:
         return [first]
@@ -181,4 +262,6 @@ def _decode(arch: Architecture, batch: int, start: int, encoder_positions: int, 
         steps * (params * size + kv),
         steps * ((CROSS_LAYER if arch.encoder_layers else 1) * arch.decoder_layers + 1),
         calls=steps,
+        parts=_scaled(_parts(*decoder_step_parts(arch, batch, mean_context, encoder_positions)), steps),
+        matmuls=steps * stack_matmuls(arch, encoder=False, decoder=True, cached_cross=True),
     )

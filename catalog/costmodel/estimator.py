@@ -93,11 +93,16 @@ def predict(record: dict[str, Any], fit_: Fit, dtype: str) -> dict[str, Any]:
     out: dict[str, Any] = {"phases": {}}
     total = 0.0
     for phase in _phase_objects(record):
-        ms, regime = phase_ms(fit_, kind, dtype, phase.flops, phase.bytes, phase.layer_calls, phase.calls)
+        ms, regime = phase_ms(
+            fit_, kind, dtype, phase.flops, phase.bytes, phase.layer_calls, phase.calls, phase.parts, phase.matmuls
+        )
         efficiency = fit_.efficiency(kind, dtype, regime)
         per_call = ms / phase.calls if phase.calls else 0.0
         what = f"{phase.flops / 1e9:.3g} GFLOP" if regime == "compute" else f"{phase.bytes / 1e6:.4g} MB moved"
         rate = peak_basis
+        if regime == "compute" and phase.parts and profile.rows_curve.get(dtype):
+            rows, _ = max(phase.parts, key=lambda part: part[1])  # the part with most of the FLOPs
+            rate = f"{profile.peak_at(dtype, rows):.0f} GFLOP/s for matmuls of {rows:.0f} rows; {peak_basis}"
         if regime == "bandwidth":
             working_set = phase.bytes / max(1, phase.calls)
             rate = (
@@ -112,7 +117,12 @@ def predict(record: dict[str, Any], fit_: Fit, dtype: str) -> dict[str, Any]:
             "flops": phase.flops,
             "bytes": phase.bytes,
             "basis": f"{what} at {efficiency.basis()} of {rate}, + {phase.layer_calls:g} layer calls x "
-            f"{fit_.overhead_basis()}",
+            f"{fit_.overhead_basis()}"
+            + (
+                f" + {phase.matmuls:g} matmul calls x {profile.matmul_call_ms(dtype) * 1e3:.1f} µs (calibrated)"
+                if phase.matmuls and profile.matmul_call_ms(dtype)
+                else ""
+            ),
         }
         total += ms
     memory = record["memory_bytes"]
@@ -195,6 +205,8 @@ def build_observations(
                     bytes=phase.bytes,
                     layer_calls=phase.layer_calls,
                     measured_ms=float(measured),
+                    parts=tuple((float(rows), float(f)) for rows, f in phase.parts),
+                    matmuls=phase.matmuls,
                     **case,
                 )
             )

@@ -4,12 +4,17 @@ Each stored result (status ok, this machine, this device) becomes one observatio
 and decode): the phase's FLOPs, bytes and layer calls (recorded with the result under details["estimate"], or
 recomputed from the model's config when it can be found) and the time measured. The fit is:
 
-    time = max(FLOPs / (peak x e_compute), bytes / (bandwidth x e_bandwidth))
+    time = max(sum over parts of FLOPs / (rate at the part's rows x e_compute), bytes / (bandwidth x e_bandwidth))
            + layer calls x overhead per layer call + forwards x overhead per forward
+           + matmul calls x the calibrated cost of a matmul call at the dtype
 
 with one efficiency per architecture kind x dtype x regime (compute-bound or bandwidth-bound: whichever term is
 larger) and the framework's overheads (per layer call, per forward: they dominate small models and decode steps),
-solved together by weighted least squares on relative errors, with outliers down-weighted. A group without
+solved together by weighted least squares on relative errors, with outliers down-weighted. The rate of a matmul
+depends on its rows (the calibration's curve: a decode step's matrix-vector products run far below the peak, and
+bfloat16 ones on a CPU below float32's), and each matmul call has a fixed cost per dtype, also calibrated (known
+terms, not fitted: bfloat16 kernels on a CPU take tens of µs to set up, which a decode step of a small model pays
+at every linear layer). A group without
 observations borrows from the same dtype and regime, then the same regime, then the prior, and the basis says
 which. Memory: the runtime's fixed overhead is the median of measured peak minus the modelled weights,
 activations and KV cache.
@@ -52,6 +57,8 @@ class Observation:
     calls: int = 1
     run_id: int | None = None
     result_id: int | None = None
+    parts: tuple[tuple[float, float], ...] = ()  # (matmul rows, FLOPs); () = all at the peak
+    matmuls: float = 0  # matmul calls, each at the calibrated fixed cost per call
 
     @property
     def case(self) -> tuple[str, int, int]:
@@ -150,12 +157,26 @@ def median(values: Iterable[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def ideal_ms(profile: Profile, dtype: str, flops: float, bytes_: float, calls: int = 1) -> tuple[float, float]:
-    """Time at 100% of the peak and of the bandwidth (at the working set of one call: a small model's weights are
-    read from the caches at every decode step), in ms."""
-    peak, _ = profile.peak(dtype)
+def ideal_ms(
+    profile: Profile,
+    dtype: str,
+    flops: float,
+    bytes_: float,
+    calls: int = 1,
+    parts: Iterable[Iterable[float]] = (),
+) -> tuple[float, float]:
+    """Time at 100% of the calibrated matmul rate (each part at the rate for its rows; without parts, all at the
+    peak) and of the bandwidth (at the working set of one call: a small model's weights are read from the caches
+    at every decode step), in ms."""
     bandwidth = profile.bandwidth_at(bytes_ / max(1, calls))
-    return flops / (peak * 1e9) * 1e3, bytes_ / (bandwidth * 1e9) * 1e3
+    pairs = [(float(rows), float(f)) for rows, f in parts]
+    total = sum(f for _, f in pairs)
+    if total > 0:
+        seconds = sum(f / (profile.peak_at(dtype, rows) * 1e9) for rows, f in pairs) * flops / total
+    else:
+        peak, _ = profile.peak(dtype)
+        seconds = flops / (peak * 1e9)
+    return seconds * 1e3, bytes_ / (bandwidth * 1e9) * 1e3
 
 
 def phase_ms(
@@ -166,13 +187,17 @@ def phase_ms(
     bytes_: float,
     layer_calls: float,
     calls: int = 1,
+    parts: Iterable[Iterable[float]] = (),
+    matmuls: float = 0,
 ) -> tuple[float, str]:
-    """Modelled time of a phase and its regime."""
-    compute, bandwidth = ideal_ms(fit.profile, dtype, flops, bytes_, calls)
+    """Modelled time of a phase and its regime (`parts`: the phase's FLOPs by matmul rows, `matmuls`: its matmul
+    calls; see counts.Phase)."""
+    compute, bandwidth = ideal_ms(fit.profile, dtype, flops, bytes_, calls, parts)
     tc = compute / fit.efficiency(kind, dtype, "compute").value
     tb = bandwidth / fit.efficiency(kind, dtype, "bandwidth").value
     regime = "compute" if tc >= tb else "bandwidth"
-    return max(tc, tb) + layer_calls * fit.overhead_ms + calls * fit.call_overhead_ms, regime
+    fixed = layer_calls * fit.overhead_ms + calls * fit.call_overhead_ms
+    return max(tc, tb) + fixed + matmuls * fit.profile.matmul_call_ms(dtype), regime
 
 
 def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
@@ -201,26 +226,27 @@ def _least_squares(
     prior_weight: float,
     prior_overheads: tuple[float, float],
     overhead_weight: float,
+    known: list[float],
 ) -> tuple[dict[tuple[str, ...], float], tuple[float, float]]:
     """Solve time_i / measured_i ~ 1 for k per group (ideal x k) and the overheads (per layer call, per forward),
     each pulled to its prior. (One per-layer overhead for forwards and decode steps alike: with few decode runs, a
-    separate one followed the noise.)"""
+    separate one followed the noise.) `known`: each observation's calibrated matmul-call time, not fitted."""
     groups = sorted(set(keys))
     n = len(groups) + 2
     index = {key: i for i, key in enumerate(groups)}
     ata = [[0.0] * n for _ in range(n)]
     atb = [0.0] * n
 
-    def add(row: dict[int, float], weight: float) -> None:
+    def add(row: dict[int, float], weight: float, target: float = 1.0) -> None:
         for i, x in row.items():
-            atb[i] += weight * x
+            atb[i] += weight * x * target
             for j, y in row.items():
                 ata[i][j] += weight * x * y
 
-    for o, (compute, bandwidth), key, w in zip(obs, ideal, keys, weights, strict=True):
+    for o, (compute, bandwidth), key, w, fixed in zip(obs, ideal, keys, weights, known, strict=True):
         base = compute if key[-1] == "compute" else bandwidth
-        add({index[key]: base / o.measured_ms, n - 2: o.layer_calls / o.measured_ms,
-             n - 1: o.calls / o.measured_ms}, w)  # fmt: skip
+        row = {index[key]: base / o.measured_ms, n - 2: o.layer_calls / o.measured_ms, n - 1: o.calls / o.measured_ms}
+        add(row, w, 1.0 - fixed / o.measured_ms)  # the calibrated matmul-call costs are known, not fitted
     for key, i in index.items():
         add({i: 1 / prior_k[key]}, prior_weight)
     for offset, prior in zip((2, 1), prior_overheads, strict=True):
@@ -254,7 +280,8 @@ def fit(
     result.cases = len({(o.case, o.dtype) for o in obs})
     if not obs:
         return _memory(result, memory, exclude)
-    ideal = [ideal_ms(profile, o.dtype, o.flops, o.bytes, o.calls) for o in obs]
+    ideal = [ideal_ms(profile, o.dtype, o.flops, o.bytes, o.calls, o.parts) for o in obs]
+    known = [o.matmuls * profile.matmul_call_ms(o.dtype) for o in obs]
     weights = [1.0] * len(obs)
     for _ in range(iterations):
         keys: list[tuple[str, str, str]] = []
@@ -265,11 +292,11 @@ def fit(
         pooled_keys: list[tuple[str, ...]] = [(key[1], key[2]) for key in keys]
         pooled, overheads = _least_squares(
             obs, ideal, pooled_keys, weights, {k: 1 / PRIOR_EFFICIENCY[k[-1]] for k in set(pooled_keys)},
-            PRIOR_WEIGHT, (prior_overhead, prior_overhead), PRIOR_WEIGHT,
+            PRIOR_WEIGHT, (prior_overhead, prior_overhead), PRIOR_WEIGHT, known,
         )  # fmt: skip
         ks, overheads = _least_squares(
             obs, ideal, list(keys), weights, {k: pooled[(k[1], k[2])] for k in set(keys)},
-            POOL_WEIGHT, overheads, POOL_WEIGHT,
+            POOL_WEIGHT, overheads, POOL_WEIGHT, known,
         )  # fmt: skip
         cases: dict[tuple[str, ...], set[Any]] = {}
         for o, key in zip(obs, keys, strict=True):
@@ -279,7 +306,9 @@ def fit(
         result.overhead_runs = len({o.case for o in obs})
         residuals = []
         for o in obs:
-            modelled, _ = phase_ms(result, o.kind, o.dtype, o.flops, o.bytes, o.layer_calls, o.calls)
+            modelled, _ = phase_ms(
+                result, o.kind, o.dtype, o.flops, o.bytes, o.layer_calls, o.calls, o.parts, o.matmuls
+            )
             residuals.append(abs(modelled - o.measured_ms) / o.measured_ms)
         weights = [1.0 if r <= OUTLIER else OUTLIER / r for r in residuals]
     return _memory(result, memory, exclude)

@@ -32,6 +32,12 @@ class Profile:
     notes: list[str] = field(default_factory=list)
     bandwidth_curve: list[tuple[float, float]] = field(default_factory=list)  # (working-set bytes, GB/s)
     rows_curve: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # dtype: (input rows, GFLOP/s)
+    matmul_call_us: dict[str, float] = field(default_factory=dict)  # dtype: fixed cost of one matmul call
+
+    def matmul_call_ms(self, dtype: str) -> float:
+        """The calibrated fixed cost of one matmul call at this dtype, in ms; 0 when not calibrated (a calibration
+        that predates it: the fitted per-layer overhead then carries it)."""
+        return self.matmul_call_us.get(dtype, 0.0) / 1e3
 
     def peak(self, dtype: str) -> tuple[float, str]:
         """GFLOP/s for dtype and where it comes from."""
@@ -148,6 +154,8 @@ def profile(device: str = "cpu", threads: int | None = None) -> Profile:
     if result.bandwidth_curve:
         result.bandwidth_gbs = min(result.bandwidth_gbs, result.bandwidth_curve[-1][1])
     result.rows_curve = _rows_curves(cached.get("matmul_rows") or {}, result.gflops)
+    calls = cached.get("matmul_call_us") or {}
+    result.matmul_call_us = {str(k): float(v) for k, v in calls.items() if isinstance(v, int | float) and v > 0}
     if not bandwidth:  # calibrated before bandwidth was measured
         result.notes.append(
             f"memory bandwidth not calibrated: {ASSUMED_BANDWIDTH_GBS:.0f} GB/s assumed — {CALIBRATE_HINT}"
