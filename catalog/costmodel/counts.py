@@ -235,7 +235,7 @@ def phases(
         "prefill" if generating else "forward",
         flops + step_flops,
         weights + kv_cache_bytes(arch, batch, 1, dtype, positions),
-        arch.encoder_layers + CROSS_LAYER * arch.decoder_layers + 1,
+        arch.encoder_layers + CROSS_LAYER * arch.decoder_layers + 2,  # each stack also embeds and normalises
         calls=2 if generating else 1,  # generation calls the encoder, then the decoder's first step
         parts=parts,
         matmuls=stack_matmuls(arch, encoder=True, decoder=True),

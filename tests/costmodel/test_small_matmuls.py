@@ -63,6 +63,10 @@ def test_matmul_calls_per_phase() -> None:
     # encoder 3 x 6; decoder 3 x (6 + cross q, k, v, o); LM head; later steps reuse the cross K/V: q and o only
     assert prefill.matmuls == 3 * 6 + 3 * (6 + 4) + 1
     assert decode.matmuls == 2 * (3 * (6 + 2) + 1)
+    # layer calls: a decoder layer with cross-attention counts 1.5, and each of the two stacks one more (embedding,
+    # final norm); a decode step runs the decoder stack only
+    assert prefill.layer_calls == 3 + 1.5 * 3 + 2 and prefill.calls == 2
+    assert decode.layer_calls == 2 * (1.5 * 3 + 1)
 
 
 PROFILE = Profile(
