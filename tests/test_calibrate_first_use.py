@@ -47,3 +47,15 @@ def test_estimate_measures_on_first_use_too(first_use: None, run_cli, isolated_e
     assert "calibrating this machine once" in result.err
     machine = json.loads(result.out)["machine"]
     assert machine["measured"] is True and machine["library"] == "numpy"
+
+
+def test_without_numpy_it_says_so(first_use: None, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from catalog import hardware
+
+    def no_numpy(*args: object, **kwargs: object) -> None:
+        raise ModuleNotFoundError("No module named 'numpy'", name="numpy")
+
+    monkeypatch.setattr(hardware, "calibrate", no_numpy)
+    result = run_cli("recommend", "--task", "ner")
+    assert result.code == 0
+    assert "could not measure this machine: numpy is not installed (pip install numpy)" in result.err

@@ -179,7 +179,10 @@ def ensure(device: str = "cpu", threads: int | None = None, *, quiet: bool = Fal
 
     try:
         hardware.calibrate(device, threads, library="numpy", seconds=1.0, progress=say)
-    except Exception as exc:  # never fatal: the assumed figures say what they are
-        current.notes.append(f"calibration failed ({type(exc).__name__}): assumed figures used")
+    except Exception as exc:  # never fatal: the assumed figures say what they are, here and in every basis
+        why = "numpy is not installed (pip install numpy)" if isinstance(exc, ImportError) else type(exc).__name__
+        current.notes.append(f"calibration failed ({why}): assumed figures used")
+        if not quiet:
+            print(f"could not measure this machine: {why}; estimates use assumed figures", file=sys.stderr)
         return current
     return profile(device, threads)
