@@ -236,3 +236,32 @@ def test_assessment_reads_candidates_without_evidence_as_none() -> None:
     assert set(result) == {"a"}  # only what has evidence; "zzz" is no candidate
     assert result["c"].basis == "none" and result["c"].value == 0.0 and not result["c"].ignored
     assert "c" in result  # read once, kept
+
+
+def test_latency_steps_are_kept_for_the_next_run_of_the_same_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The steps one run computed are read back by the next (a fresh estimator, as in a new process), which computes
+    only the steps it has not seen; another shape is another table; a damaged table is computed again."""
+    from catalog.costmodel import catalog_figures
+    from catalog.costmodel.catalog_figures import CatalogEstimator
+
+    rng = random.Random(8)
+    wanted = [(int(10 ** rng.uniform(6, 10)), rng.choice(["bert", "llama", None])) for _ in range(300)]
+    first = CatalogEstimator(None, TASK, 1, 128, "float32").latencies(wanted)
+    computed: list[tuple[int, str | None]] = []
+    original = CatalogEstimator.latency_ms
+
+    def counting(self: CatalogEstimator, params: int, family: str | None) -> float | None:
+        computed.append((params, family))
+        return original(self, params, family)
+
+    monkeypatch.setattr(CatalogEstimator, "latency_ms", counting)
+    assert CatalogEstimator(None, TASK, 1, 128, "float32").latencies(wanted) == first and computed == []
+    more = [*wanted, (5 * 10**11, "bert")]
+    assert CatalogEstimator(None, TASK, 1, 128, "float32").latencies(more)[:-1] == first and len(computed) == 1
+    computed.clear()
+    other = CatalogEstimator(None, TASK, 8, 128, "float32")
+    assert other.latencies(wanted) != first and computed  # another batch: its own table
+    path = catalog_figures._table_path(CatalogEstimator(None, TASK, 1, 128, "float32")._table_key())
+    path.write_text('[[1, "bert", "not a number"]]', encoding="utf-8")
+    computed.clear()
+    assert CatalogEstimator(None, TASK, 1, 128, "float32").latencies(wanted) == first and computed

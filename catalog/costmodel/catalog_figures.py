@@ -76,6 +76,7 @@ class CatalogEstimator:
         # typical_type(family, task), so families of one typical type share a shape (latencies' table)
         self._by_step: dict[tuple[int, str | None], float | None] = {}
         self._types: dict[str | None, str | None] = {}
+        self._table_read = False  # the steps computed by earlier runs of the same estimate (see _table_key)
         # Per derived shape (thousands of candidates share a few hundred): memory besides the weights, and bases.
         self._memory_rest: dict[tuple[int, str | None, str], float | None] = {}
         self._latency_basis: dict[tuple[int, str | None], str] = {}
@@ -105,6 +106,10 @@ class CatalogEstimator:
         known: the rounding of _rounded is done inline and shapes are shared per typical model type (a million
         candidates, a few thousand cost-model runs)."""
         log, grid, by_step, types = math.log, _GRID, self._by_step, self._types
+        if not self._table_read:
+            self._table_read = True
+            by_step.update(_read_table(self._table_key()))
+        known = len(by_step)
         out: list[float | None] = []
         append = out.append
         for params, family in wanted:
@@ -115,7 +120,18 @@ class CatalogEstimator:
                 append(by_step[key])
             else:
                 append(by_step.setdefault(key, self.latency_ms(params, family)))
+        if len(by_step) > known:
+            _write_table(self._table_key(), by_step)
         return out
+
+    def _table_key(self) -> str:
+        """What the steps' values depend on: the cost model's code, this machine's fit (with its profile: every
+        field, in its repr), the task, batch, sequence length, dtype and device, and the Python version."""
+        import hashlib
+        import sys
+
+        text = repr((self.task, self.batch, self.seq_len, self.dtype, self.device, self.fit, sys.version_info[:3]))
+        return hashlib.sha256(f"{_code_digest()}\n{text}".encode()).hexdigest()[:32]
 
     def _type_of(self, family: str | None) -> str | None:
         try:
@@ -356,3 +372,66 @@ def _largest_cached(
     limit_bytes: float, architecture: str | None, task: str, batch: int, seq_len: int, compute: str, weights: str
 ) -> int:
     return largest_params(limit_bytes, architecture, task, batch, seq_len, compute, weights_dtype=weights)
+
+
+# ------------------------------------------------------------------------------------------------ latency tables
+# CatalogEstimator.latencies keeps the latency of every 1% step it computed in the data dir, keyed by everything
+# the value depends on (_table_key), so the next `catalog recommend` of the same estimate reads them back (a few
+# thousand steps cost the cost model ~0.3 s) and computes only steps it has not seen. A changed cost model, fit,
+# calibration, task or shape is another key; any problem with a table means computing again.
+
+TABLES_KEPT = 16
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """The cost model's source files: an edited model never reads a table the old one wrote."""
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _table_path(key: str) -> Any:
+    from catalog import settings
+
+    return settings.data_dir() / "cache" / f"latency-steps-{key}.json"
+
+
+def _read_table(key: str) -> dict[tuple[int, str | None], float | None]:
+    import json
+
+    try:
+        rows = json.loads(_table_path(key).read_text(encoding="utf-8"))
+        table: dict[tuple[int, str | None], float | None] = {}
+        for step, kind, value in rows:
+            if type(step) is not int or not (kind is None or isinstance(kind, str)):
+                return {}
+            if not (value is None or type(value) is float):
+                return {}
+            table[(step, kind)] = value
+        return table
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def _write_table(key: str, table: dict[tuple[int, str | None], float | None]) -> None:
+    import json
+    import os
+    import tempfile
+
+    path = _table_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".latency-steps-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump([[step, kind, value] for (step, kind), value in table.items()], out)
+        os.replace(partial, path)
+        tables = sorted(path.parent.glob("latency-steps-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in tables[TABLES_KEPT:]:
+            stale.unlink(missing_ok=True)
+    except (OSError, TypeError, ValueError):
+        pass  # a read-only or full data dir: compute again next time
