@@ -104,19 +104,41 @@ class Profile:
         }
 
 
-def _rows_curves(raw: dict[str, Any], peaks: dict[str, float]) -> dict[str, list[tuple[float, float]]]:
-    """The calibrated rate by rows per dtype, never slower for more rows nor faster than the dtype's peak (a
-    noisy point is not believed)."""
-    curves = {}
+ROWS_PLAUSIBLE_SHARE = 0.3  # a CPU's 256-row linear layer reaches at least this share of its big-matmul peak
+
+
+def _rows_curves(
+    raw: dict[str, Any], peaks: dict[str, float], device: str = "cpu"
+) -> tuple[dict[str, list[tuple[float, float]]], list[str]]:
+    """The calibrated rate by rows per dtype, and notes on what was not believed. More rows never take less time
+    (a slow point is raised to the time of the next larger one), never run slower per row nor faster than the
+    dtype's peak. On a CPU, a curve whose largest point (256 rows or more) stays under 30% of the peak was measured
+    while other work held the cores (BLAS threads then wait on each other: 20-30 ms for any size was seen on a
+    loaded 2-core machine, 3.5 s estimated for bert-base): it is dropped, and the peak alone prices every matmul."""
+    curves, notes = {}, []
     for dtype, points in raw.items():
         if dtype not in peaks or not points:
             continue
+        ordered = sorted((float(x), float(y)) for x, y in points if float(x) > 0 and float(y) > 0)
+        if not ordered:
+            continue
+        per_row = [rows / gflops for rows, gflops in ordered]  # time, in units of one row at 1 GFLOP/s
+        for i in range(len(per_row) - 2, -1, -1):
+            per_row[i] = min(per_row[i], per_row[i + 1])
         peak, best, curve = peaks[dtype], 0.0, []
-        for rows, gflops in sorted((float(x), float(y)) for x, y in points):
-            best = min(max(best, gflops), peak)
+        for (rows, _), time in zip(ordered, per_row, strict=True):
+            best = min(max(best, rows / time), peak)
             curve.append((rows, best))
+        largest_rows, largest = ordered[-1]
+        if device == "cpu" and largest_rows >= 256 and largest < ROWS_PLAUSIBLE_SHARE * peak:
+            notes.append(
+                f"{dtype} matmul-by-rows calibration not used: {largest_rows:.0f} rows ran at {largest:.1f} GFLOP/s, "
+                f"{largest / peak:.0%} of the {peak:.0f} GFLOP/s peak (measured while the machine was busy?) — "
+                f"{CALIBRATE_HINT} on a quiet machine"
+            )
+            continue
         curves[dtype] = curve
-    return curves
+    return curves, notes
 
 
 def _assumed(device: str, machine_id: str | None) -> Profile:
@@ -153,7 +175,8 @@ def profile(device: str = "cpu", threads: int | None = None) -> Profile:
     result.bandwidth_curve = [(float(x), y) for (x, _), y in zip(curve, gbs, strict=True)]
     if result.bandwidth_curve:
         result.bandwidth_gbs = min(result.bandwidth_gbs, result.bandwidth_curve[-1][1])
-    result.rows_curve = _rows_curves(cached.get("matmul_rows") or {}, result.gflops)
+    result.rows_curve, rows_notes = _rows_curves(cached.get("matmul_rows") or {}, result.gflops, device)
+    result.notes += rows_notes
     calls = cached.get("matmul_call_us") or {}
     result.matmul_call_us = {str(k): float(v) for k, v in calls.items() if isinstance(v, int | float) and v > 0}
     if not bandwidth:  # calibrated before bandwidth was measured
