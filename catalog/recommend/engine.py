@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, case, false, func, literal, or_, select, true
 from sqlalchemy.engine import Connection
 
 from catalog.db.engine import Database, open_database
@@ -357,13 +357,16 @@ def _row_item(r: Any) -> q.EvidenceItem:
                   r.details))  # fmt: skip
 
 
-def _candidate_columns() -> tuple[Any, ...]:
+def _candidate_columns(clauses: Sequence[ColumnElement[bool]] = ()) -> tuple[Any, ...]:
     """The few scalar columns ranking needs, in _Candidate's field order (license and sync date are read for the
-    rows shown only)."""
+    rows shown only), and which of `clauses` the row fails: bit i for clause i, as in SQL (NULL fails)."""
     m = models.c
+    failed: Any = literal(0)
+    for bit, clause in enumerate(clauses):
+        failed = failed + case((clause, 0), else_=1 << bit)
     return (m.id, m.pipeline_tag, m.params, m.downloads, m.likes, m.curated, m.api_only, m.gated,
             func.coalesce(m.hub_last_modified, m.hub_created_at), m.base_model, m.family_id,
-            m.architecture_id)  # fmt: skip
+            m.architecture_id, failed)  # fmt: skip
 
 
 class _Candidate(NamedTuple):
@@ -381,6 +384,7 @@ class _Candidate(NamedTuple):
     base_model: str | None
     family: str | None
     architecture: str | None
+    failed: int  # the clauses (constraints) it fails, one bit each: 0 for a candidate
 
 
 def _candidate(row: Any) -> _Candidate:
@@ -532,30 +536,26 @@ def _recommend(
     measured, measured_evidence = _measured(conn, task_id, machine, c)
     clauses = _clauses(conn, c, {m for m, r in measured.items() if r.get("peak_mb")})
     in_task = models.c.id.in_(select(model_tasks.c.model_id).where(model_tasks.c.task_id == task_id))
-    condition = and_(in_task, *[clause for _, clause in clauses]) if clauses else in_task
-    columns = _candidate_columns()
-    # Core rows as plain tuples, not ORM loading: tens of thousands of candidates cost little this way.
-    if all(label in _DEFAULT_CLAUSES for label, _ in clauses):
-        # Only the API-only and gated exclusions, which remove few: one read of the task's models, counted and
-        # filtered here, instead of a second pass over them in SQL for the counts.
-        candidates, excluded, considered = _default_filter(conn, in_task, clauses, columns)
-    else:
-        candidates = list(map(_candidate, conn.execute(select(*columns).where(condition))))
-        excluded, considered = _exclusion_counts(conn, in_task, clauses)
+    # One read of the task's models, as plain tuples (Core rows, not ORM loading), each with the constraints it
+    # fails: the candidates, the exclusion counts, the models no size limit can check and the hint's pick all come
+    # from it (before: a pass over the task's models in SQL for each).
+    everything = list(
+        map(_candidate, conn.execute(select(*_candidate_columns([cl for _, cl in clauses])).where(in_task)))
+    )
+    candidates = [cand for cand in everything if not cand.failed]
+    considered = len(everything)
+    failing = [cand.failed for cand in everything if cand.failed]
+    excluded = {label: sum(1 for mask in failing if mask >> bit & 1) for bit, (label, _) in enumerate(clauses)}
 
     # Models that pass every other constraint but have no parameter count cannot be checked against size limits.
     unverifiable: list[Unverifiable] = []
     size_labels = [label for label, _ in clauses if label.startswith(("--max-params", "--max-memory", "--fits"))]
     if size_labels:
-        others = [clause for label, clause in clauses if label not in size_labels]
-        no_params = first_column(
-            conn,
-            select(models.c.id)
-            .where(in_task, models.c.params.is_(None), *others)
-            .order_by(models.c.downloads.desc().nulls_last())
-            .limit(20),
-        )
-        unverifiable += [Unverifiable(i, f"no parameter count to check {', '.join(size_labels)}") for i in no_params]
+        others = _mask(clauses, lambda label: label not in size_labels)
+        no_params = sorted((cand for cand in everything if cand.params is None and not cand.failed & others),
+                           key=lambda cand: (cand.downloads is None, -(cand.downloads or 0), cand.id))[:20]  # fmt: skip
+        reason = f"no parameter count to check {', '.join(size_labels)}"
+        unverifiable += [Unverifiable(cand.id, reason) for cand in no_params]
 
     raw_benchmarks = list(
         conn.execute(select(tasks_table.c.benchmarks).where(tasks_table.c.id == task_id)).scalar_one() or []
@@ -689,7 +689,7 @@ def _recommend(
             )
         )
     excluded.update(slo_removed)
-    suggestion = _sibling_hint(conn, task_id, in_task, clauses, [item[4] for item in scored], c) if hint else None
+    suggestion = _sibling_hint(task_id, everything, clauses, [item[4] for item in scored], c) if hint else None
     unique: dict[str, Unverifiable] = {}
     for entry in unverifiable:
         unique.setdefault(entry.id, entry)
@@ -712,26 +712,9 @@ def _recommend(
     )
 
 
-_DEFAULT_CLAUSES = {"API-only models (add --include-api)": "api_only", "gated models (add --include-gated)": "gated"}
-
-
-def _default_filter(
-    conn: Connection, in_task: ColumnElement[bool], clauses: list[tuple[str, ColumnElement[bool]]],
-    columns: tuple[Any, ...],
-) -> tuple[list[_Candidate], dict[str, int], int]:  # fmt: skip
-    """(the candidates, how many each clause removes on its own, how many the task has), as _exclusion_counts
-    and the candidates' query give them, from one read, for clauses among _DEFAULT_CLAUSES (flags NOT NULL)."""
-    everything = list(map(_candidate, conn.execute(select(*columns).where(in_task))))
-    flags = [_DEFAULT_CLAUSES[label] for label, _ in clauses]
-    excluded = {
-        label: sum(1 for cand in everything if getattr(cand, flag))
-        for (label, _), flag in zip(clauses, flags, strict=True)
-    }
-    if not flags:
-        return everything, excluded, len(everything)
-    api, gated = "api_only" in flags, "gated" in flags
-    kept = [cand for cand in everything if not (api and cand.api_only) and not (gated and cand.gated)]
-    return kept, excluded, len(everything)
+def _mask(clauses: list[tuple[str, ColumnElement[bool]]], keep: Any) -> int:
+    """The bits (as in _Candidate.failed) of the clauses whose label `keep` accepts."""
+    return sum(1 << bit for bit, (label, _) in enumerate(clauses) if keep(label))
 
 
 def _latencies(candidates: Sequence[_Candidate], measured: Mapping[str, Mapping[str, Any]], estimator: Any
@@ -1058,27 +1041,22 @@ def _empty_message(
 
 
 def _sibling_hint(
-    conn: Connection,
     task_id: str,
-    in_task: ColumnElement[bool],
+    everything: list[_Candidate],
     clauses: list[tuple[str, ColumnElement[bool]]],
     ordered: list[_Candidate],
     c: Constraints,
 ) -> str | None:
-    """When the pick without the user's constraints does not fit, point at a smaller model of its lineage that does."""
-    defaults = [clause for label, clause in clauses if label.startswith(("API-only", "gated"))]
-    if len(defaults) == len(clauses):
+    """When the pick without the user's constraints does not fit, point at a smaller model of its lineage that does.
+    The pick: of the task's models that only the API-only and gated defaults allow, the curated, then the most
+    downloaded, then the first by id."""
+    defaults = _mask(clauses, lambda label: label.startswith(("API-only", "gated")))
+    if defaults == _mask(clauses, lambda label: True):
         return None
-    columns = _candidate_columns()
-    top = conn.execute(
-        select(*columns)
-        .where(in_task, *defaults)
-        .order_by(models.c.curated.desc(), models.c.downloads.desc().nulls_last(), models.c.id)
-        .limit(1)
-    ).first()
-    if top is None:
+    allowed = [cand for cand in everything if not cand.failed & defaults]
+    if not allowed:
         return None
-    pick = _candidate(top)
+    pick = min(allowed, key=lambda cand: (not cand.curated, cand.downloads is None, -(cand.downloads or 0), cand.id))
     ranked = {cand.id: rank for rank, cand in enumerate(ordered, start=1)}
     if pick.id in ranked:
         return None
