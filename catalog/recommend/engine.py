@@ -881,27 +881,29 @@ def _score_all(
     fast, slow = (min(latencies), max(latencies)) if latencies else (0.0, 0.0)
     size_span, latency_span = large - small, slow - fast
     w_pop, w_rec, w_acc, w_size, w_lat, w_cur, w_spec = (weights[name] for name in COMPONENTS)
-    assessed = quality.get
-    no_latency = -1.0
+    assessed, timed = quality.get, latency.get
     out: list[_Scored] = []
     append = out.append
     for cand, pop, liked in zip(candidates, downloads, likes, strict=True):
+        model_id, tag, params, hub_downloads, _, is_curated, _, _, stamp, _, _, _, _ = cand
         pop = pop / best_downloads if best_downloads > 0 else 0.0
         if best_likes > 0:
             pop = 0.8 * pop + 0.2 * (liked / best_likes)
-        stamp = cand.stamp
-        recency = 0.5 ** (max((now - stamp).days, 0) / 365.0) if stamp is not None else 0.0
-        found = assessed(cand.id)
+        if stamp is not None:
+            days = (now - stamp).days
+            recency = 0.5 ** ((days if days > 0 else 0) / 365.0)
+        else:
+            recency = 0.0
+        found = assessed(model_id) if quality else None
         acc = found.value if found is not None else 0.0
-        params = cand.params
         size = ((large - log(params)) / size_span if large > small else 1.0) if params else 0.0
-        value = latency.get(cand.id, no_latency)
+        value = timed(model_id, -1.0)
         lat = ((slow - log(value)) / latency_span if slow > fast else 1.0) if value > 0 else 0.0
-        curated = 1.0 if cand.curated else 0.0
-        specialised = 1.0 if cand.pipeline_tag == task_id else 0.0
+        curated = 1.0 if is_curated else 0.0
+        specialised = 1.0 if tag == task_id else 0.0
         score = (w_pop * pop + w_rec * recency + w_acc * acc + w_size * size + w_lat * lat + w_cur * curated
                  + w_spec * specialised)  # fmt: skip
-        append((-round(score, 12), -(cand.downloads or 0), cand.id, score, cand,
+        append((-round(score, 12), -(hub_downloads or 0), model_id, score, cand,
                 (pop, recency, acc, size, lat, curated, specialised)))  # fmt: skip
     return out
 
