@@ -2,8 +2,10 @@
 and a family, through the same cost model and this machine's fit as `catalog estimate`.
 
 Built once per `catalog recommend` (the calibration is read from its cache, never measured here; the fit reads
-this machine's stored results, using the terms stored with them), then a few microseconds per candidate: derived
-shapes are cached per (family, parameter count).
+this machine's stored results, using the terms stored with them), then a dictionary look-up per candidate: latency
+is computed once per 1% step of parameter count and typical model type (CatalogEstimator.latencies), and the steps
+are kept in the data dir for the next run of the same estimate (see "latency tables" below); memory, bases and
+--fits advice are computed for the rows shown.
 """
 
 from __future__ import annotations
