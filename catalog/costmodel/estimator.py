@@ -102,7 +102,8 @@ def predict(record: dict[str, Any], fit_: Fit, dtype: str) -> dict[str, Any]:
         rate = peak_basis
         if regime == "compute" and phase.parts and profile.rows_curve.get(dtype):
             rows, _ = max(phase.parts, key=lambda part: part[1])  # the part with most of the FLOPs
-            rate = f"{profile.peak_at(dtype, rows):.0f} GFLOP/s for matmuls of {rows:.0f} rows; {peak_basis}"
+            plural = "s" if rows != 1 else ""
+            rate = f"{profile.peak_at(dtype, rows):.0f} GFLOP/s for matmuls of {rows:.0f} row{plural}; {peak_basis}"
         if regime == "bandwidth":
             working_set = phase.bytes / max(1, phase.calls)
             rate = (
