@@ -629,6 +629,7 @@ def _recommend(
 
     scored = _score_all(kept, latency, assessed, weights, task_id, now)
     pareto_ids = _pareto(by_id, latency, assessed, figures)
+    before_pareto = len(scored)
     if pareto_only:
         scored = [item for item in scored if item[4].id in pareto_ids]
     matched = len(scored)
@@ -642,6 +643,12 @@ def _recommend(
         shown = scored[:limit] if limit else scored
 
     empty_reason = None
+    if not scored and before_pareto:
+        raise NoMatchError(
+            f"--pareto: none of the {before_pareto} matching {task_id} models has all three figures the frontier "
+            "needs (an accuracy standing from evidence that other candidates share, a latency and a memory figure). "
+            "Import published results (catalog evidence import), measure some (catalog bench run), or drop --pareto."
+        )
     if not scored:
         empty_reason = _empty_message(conn, task_id, in_task, clauses, slo_removed, considered, len(candidates))
         if unverifiable:
