@@ -131,3 +131,11 @@ def test_measured_results_for_this_machine_take_precedence(mini_taxonomy: Path, 
     assert small > 42.0
     assert [r.model.id for r in recommend("ner", max_latency_ms=(42.0 + small) / 2, db=db)] == ["dslim/bert-base-NER"]
     db.dispose()
+
+
+def test_pareto_without_a_frontier_says_why(mini_taxonomy: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("recommend", "--task", "ner", "--pareto")
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: --pareto: none of the 2 matching token-classification")
+    assert "drop --pareto" in lines[0]

@@ -272,11 +272,3 @@ def test_real_tables_are_readable(snapshot_db: str, width: int, task: str, profi
             reasons = flat[flat.index(f"{item.rank}. ", flat.index("match (profile")) :]
             own = reasons[: reasons.find(f" {item.rank + 1}. ")] if f" {item.rank + 1}. " in reasons else reasons
             assert " ".join(item.accuracy.cell().split()) in own, (item.model.id, width)
-
-
-def test_pareto_without_a_frontier_says_why(run_cli, snapshot_db: str) -> None:  # type: ignore[no-untyped-def]
-    result = run_cli("recommend", "--db", snapshot_db, "--task", "ner", "--pareto")
-    assert result.code == 1
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: --pareto: none of the 215 matching")
-    assert "drop --pareto" in lines[0]
