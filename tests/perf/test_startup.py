@@ -26,6 +26,7 @@ def _command() -> list[str]:
 
 def _median_seconds(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     times = []
+    subprocess.run(_command() + args, env=env, check=True, stdout=subprocess.DEVNULL)  # first use fills caches
     for _ in range(RUNS):
         start = time.perf_counter()
         subprocess.run(_command() + args, env=env, check=True, stdout=subprocess.DEVNULL)
