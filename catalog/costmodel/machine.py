@@ -20,6 +20,18 @@ PEAK_ROWS = 2048.0  # the calibration's largest square matmul: from there on a m
 CALIBRATE_HINT = "run `catalog hardware --calibrate`"
 
 
+def _log_interpolate(points: list[tuple[float, float]], x: float, *, beyond: float) -> float:
+    """y at x on a curve of (x, y) points sorted by x, linear in log x between points; the first y before the
+    curve, `beyond` after it."""
+    if x <= points[0][0]:
+        return points[0][1]
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        if x <= x1:
+            t = (math.log(x) - math.log(x0)) / (math.log(x1) - math.log(x0))
+            return y0 + t * (y1 - y0)
+    return beyond
+
+
 @dataclass
 class Profile:
     device: str
@@ -62,13 +74,7 @@ class Profile:
         if not points or rows <= 0:
             return peak
         points = [*points, (PEAK_ROWS, peak)] if points[-1][0] < PEAK_ROWS else points
-        if rows <= points[0][0]:
-            return points[0][1]
-        for (x0, y0), (x1, y1) in itertools.pairwise(points):
-            if rows <= x1:
-                t = (math.log(rows) - math.log(x0)) / (math.log(x1) - math.log(x0))
-                return y0 + t * (y1 - y0)
-        return peak
+        return _log_interpolate(points, rows, beyond=peak)
 
     def bandwidth_at(self, working_set: float) -> float:
         """GB/s for a working set of this many bytes: the calibrated copy bandwidth by size (caches make small sets
@@ -76,13 +82,7 @@ class Profile:
         points = self.bandwidth_curve
         if not points or working_set <= 0:
             return self.bandwidth_gbs
-        if working_set <= points[0][0]:
-            return points[0][1]
-        for (x0, y0), (x1, y1) in itertools.pairwise(points):
-            if working_set <= x1:
-                t = (math.log(working_set) - math.log(x0)) / (math.log(x1) - math.log(x0))
-                return y0 + t * (y1 - y0)
-        return points[-1][1]
+        return _log_interpolate(points, working_set, beyond=points[-1][1])
 
     def bandwidth(self) -> tuple[float, str]:
         if self.measured and self.bandwidth_gbs:
