@@ -120,9 +120,60 @@ def fingerprint(*, with_torch: bool = False) -> dict[str, Any]:
     return copy.deepcopy(_fingerprint(with_torch))
 
 
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: changes at every boot
+FINGERPRINT_CACHE = "fingerprint.json"
+
+
+def _boot_id() -> str | None:
+    try:
+        return BOOT_ID.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _cached_facts(boot: str | None) -> dict[str, Any] | None:
+    """The facts probed earlier in this boot (Linux), from the data dir: the hardware does not change between
+    boots' worth of commands, and probing costs `catalog recommend` psutil's import and, on GPU machines, an
+    nvidia-smi process."""
+    if boot is None:
+        return None
+    try:
+        data = json.loads((settings.data_dir() / "cache" / FINGERPRINT_CACHE).read_text())
+    except (OSError, ValueError):
+        return None
+    facts = data.get("facts") if isinstance(data, dict) and data.get("boot_id") == boot else None
+    return facts if isinstance(facts, dict) and isinstance(facts.get("machine_id"), str) else None
+
+
+def _keep_facts(boot: str | None, facts: dict[str, Any]) -> None:
+    if boot is None:
+        return
+    try:
+        import tempfile
+
+        folder = settings.data_dir() / "cache"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=folder, prefix=".fingerprint-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"boot_id": boot, "facts": facts}, out)
+        os.replace(partial, folder / FINGERPRINT_CACHE)
+    except (OSError, TypeError, ValueError):
+        pass  # a read-only or full data dir: probe again next time
+
+
 @functools.lru_cache(maxsize=2)
 def _fingerprint(with_torch: bool) -> dict[str, Any]:
-    """Probed once per process: the hardware does not change while a command runs."""
+    """Probed once per process, and once per boot for the facts without torch's view (kept in the data dir)."""
+    boot = None if with_torch else _boot_id()
+    cached = _cached_facts(boot)
+    if cached is not None:
+        return cached
+    facts = _probe(with_torch)
+    _keep_facts(boot, facts)
+    return facts
+
+
+def _probe(with_torch: bool) -> dict[str, Any]:
     facts = cpu_facts()
     facts["gpus"] = nvidia_gpus()
     if with_torch and not facts["gpus"]:
@@ -189,9 +240,8 @@ def _key(device: str, threads: int | None) -> str:
 
 
 def default_threads() -> int:
-    import psutil
-
-    return int(psutil.cpu_count(logical=False) or os.cpu_count() or 1)
+    """The physical cores (the thread count benchmarks and calibrations use by default)."""
+    return int(fingerprint().get("physical_cores") or os.cpu_count() or 1)
 
 
 def cached_peaks(device: str = "cpu", threads: int | None = None) -> dict[str, Any] | None:
