@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -113,9 +114,10 @@ def source_info(
     )
 
 
-def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """A CSV file's header and rows (blank lines skipped), or EvidenceError for an empty file or a row whose
-    field count is not the header's (a truncated or malformed file: nothing is imported)."""
+def csv_records(path: Path, *, lower: bool = False) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """A CSV file's header (stripped and lower-cased with `lower`) and its rows with their line numbers, blank
+    lines skipped; EvidenceError for an empty file, or (while reading) for a row whose field count is not the
+    header's (a truncated or malformed file: nothing is imported)."""
     import csv
     import io
 
@@ -123,14 +125,24 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     header = next(reader, None)
     if not header:
         raise EvidenceError(f"{path}: empty file; nothing was imported.")
-    rows = []
-    for line, values in enumerate(reader, start=2):
-        if not values:
-            continue
-        if len(values) != len(header):
-            raise EvidenceError(
-                f"{path}: line {line} has {len(values)} fields, the header {len(header)} (truncated or malformed "
-                "file); nothing was imported."
-            )
-        rows.append(dict(zip(header, values, strict=True)))
-    return header, rows
+    if lower:
+        header = [h.strip().lower() for h in header]
+
+    def records() -> Iterator[tuple[int, dict[str, str]]]:
+        for line, values in enumerate(reader, start=2):
+            if not values:
+                continue
+            if len(values) != len(header):
+                raise EvidenceError(
+                    f"{path}: line {line} has {len(values)} fields, the header {len(header)} (truncated or "
+                    "malformed file); nothing was imported."
+                )
+            yield line, dict(zip(header, values, strict=True))
+
+    return header, records()
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV file's header and all its rows (see csv_records)."""
+    header, records = csv_records(path)
+    return header, [row for _, row in records]

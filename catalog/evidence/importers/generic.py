@@ -7,15 +7,13 @@ self_reported (optional). Unknown columns are kept in the row's details.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from catalog.errors import EvidenceError
-from catalog.evidence.importers import ImportContext, parse_date, read_text, source_info
+from catalog.evidence.importers import ImportContext, csv_records, parse_date, read_text, source_info
 from catalog.evidence.records import Item, Parsed, Skipped, result
 from catalog.evidence.registry import canonical_task
 
@@ -54,27 +52,17 @@ def _int(value: Any) -> int | None:
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    text = read_text(path)
     if path.suffix.lower() == ".csv":
-        reader = csv.reader(io.StringIO(text))
-        header = [h.strip().lower() for h in next(reader, [])]
+        header, records = csv_records(path, lower=True)
         missing = [c for c in REQUIRED if c not in header]
         if missing:
             raise EvidenceError(
                 f"{path}: the header lacks {', '.join(missing)} (required: {', '.join(REQUIRED)}). "
                 "See README.md, 'Quality evidence'."
             )
-        for line, values in enumerate(reader, start=2):
-            if not values:
-                continue
-            if len(values) != len(header):
-                raise EvidenceError(
-                    f"{path}: line {line} has {len(values)} fields, the header {len(header)} (truncated or "
-                    "malformed file); nothing was imported."
-                )
-            yield line, dict(zip(header, values, strict=True))
+        yield from records
         return
-    for line, raw in enumerate(text.splitlines(), start=1):
+    for line, raw in enumerate(read_text(path).splitlines(), start=1):
         if not raw.strip():
             continue
         try:
