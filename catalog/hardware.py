@@ -135,30 +135,9 @@ def _cached_facts(boot: str | None) -> dict[str, Any] | None:
     """The facts probed earlier in this boot (Linux), from the data dir: the hardware does not change between
     boots' worth of commands, and probing costs `catalog recommend` psutil's import and, on GPU machines, an
     nvidia-smi process."""
-    if boot is None:
-        return None
-    try:
-        data = json.loads((settings.data_dir() / "cache" / FINGERPRINT_CACHE).read_text())
-    except (OSError, ValueError):
-        return None
+    data = settings.read_cache(FINGERPRINT_CACHE) if boot is not None else None
     facts = data.get("facts") if isinstance(data, dict) and data.get("boot_id") == boot else None
     return facts if isinstance(facts, dict) and isinstance(facts.get("machine_id"), str) else None
-
-
-def _keep_facts(boot: str | None, facts: dict[str, Any]) -> None:
-    if boot is None:
-        return
-    try:
-        import tempfile
-
-        folder = settings.data_dir() / "cache"
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=folder, prefix=".fingerprint-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"boot_id": boot, "facts": facts}, out)
-        os.replace(partial, folder / FINGERPRINT_CACHE)
-    except (OSError, TypeError, ValueError):
-        pass  # a read-only or full data dir: probe again next time
 
 
 @functools.lru_cache(maxsize=2)
@@ -169,7 +148,8 @@ def _fingerprint(with_torch: bool) -> dict[str, Any]:
     if cached is not None:
         return cached
     facts = _probe(with_torch)
-    _keep_facts(boot, facts)
+    if boot is not None:
+        settings.write_cache(FINGERPRINT_CACHE, {"boot_id": boot, "facts": facts})
     return facts
 
 

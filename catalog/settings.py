@@ -106,35 +106,58 @@ def data_path(name: str) -> Path:
     return _bundled("data") / name
 
 
+def read_cache(name: str) -> Any:
+    """The JSON kept as `name` in the data dir's cache folder, or None when it is missing or unreadable (a cache
+    is always rebuilt from its source)."""
+    import json
+
+    try:
+        return json.loads((data_dir() / "cache" / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_cache(name: str, data: Any, *, replaces: str | None = None, keep: int = 1) -> None:
+    """Keep `data` as JSON under `name` in the data dir's cache folder, whole or not at all (a temporary file
+    renamed over it). `replaces`: a glob of the versions of this cache, of which the `keep` newest (this one
+    included) stay. A read-only or full data dir only means the work is done again next time."""
+    import json
+    import tempfile
+
+    folder = data_dir() / "cache"
+    partial = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=folder, prefix=f".{Path(name).stem}-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out)
+        os.replace(partial, folder / name)
+        partial = None
+        if replaces is not None:
+            older = [p for p in folder.glob(replaces) if p.name != name]
+            older.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+            for stale in older[max(0, keep - 1) :]:
+                stale.unlink(missing_ok=True)
+    except (OSError, TypeError, ValueError):
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)
+
+
 def load_data_yaml(name: str) -> Any:
     """A YAML file the tool owns under data/, parsed once per version of the file: the parse is kept as JSON in the
     data dir, keyed by the file's size and modification time, so later processes skip importing PyYAML (~30 ms on
     the start-up path of `catalog recommend`). Any problem with the copy falls back to parsing the YAML."""
-    import json
-
     path = data_path(name)
     info = path.stat()
-    cache = data_dir() / "cache" / f"{path.stem}-{info.st_size}-{info.st_mtime_ns}.json"
-    try:
-        return json.loads(cache.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
+    cached_as = f"{path.stem}-{info.st_size}-{info.st_mtime_ns}.json"
+    data = read_cache(cached_as)
+    if data is not None:
+        return data
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it; safe either way
     data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-    try:
-        import tempfile
-
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        for stale in cache.parent.glob(f"{path.stem}-*.json"):
-            stale.unlink(missing_ok=True)
-        fd, partial = tempfile.mkstemp(dir=cache.parent, prefix=f".{path.stem}-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out)
-        os.replace(partial, cache)
-    except (OSError, TypeError, ValueError):
-        pass  # a read-only or full data dir: parse again next time
+    write_cache(cached_as, data, replaces=f"{path.stem}-*.json")
     return data
 
 

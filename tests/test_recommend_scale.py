@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, or_, select
 
+from catalog import settings
 from catalog.db import open_database
 from catalog.db.engine import Database
 from catalog.db.schema import evidence, evidence_sources, model_languages, model_tasks, models
@@ -261,7 +262,8 @@ def test_latency_steps_are_kept_for_the_next_run_of_the_same_estimate(monkeypatc
     computed.clear()
     other = CatalogEstimator(None, TASK, 8, 128, "float32")
     assert other.latencies(wanted) != first and computed  # another batch: its own table
-    path = catalog_figures._table_path(CatalogEstimator(None, TASK, 1, 128, "float32")._table_key())
+    name = catalog_figures._table_name(CatalogEstimator(None, TASK, 1, 128, "float32")._table_key())
+    path = settings.data_dir() / "cache" / name
     path.write_text('[[1, "bert", "not a number"]]', encoding="utf-8")
     computed.clear()
     assert CatalogEstimator(None, TASK, 1, 128, "float32").latencies(wanted) == first and computed

@@ -397,43 +397,29 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def _table_path(key: str) -> Any:
-    from catalog import settings
-
-    return settings.data_dir() / "cache" / f"latency-steps-{key}.json"
+def _table_name(key: str) -> str:
+    return f"latency-steps-{key}.json"  # in the data dir's cache folder
 
 
 def _read_table(key: str) -> dict[tuple[int, str | None], float | None]:
-    import json
+    from catalog import settings
 
+    rows = settings.read_cache(_table_name(key))
+    table: dict[tuple[int, str | None], float | None] = {}
     try:
-        rows = json.loads(_table_path(key).read_text(encoding="utf-8"))
-        table: dict[tuple[int, str | None], float | None] = {}
         for step, kind, value in rows:
             if type(step) is not int or not (kind is None or isinstance(kind, str)):
                 return {}
             if not (value is None or type(value) is float):
                 return {}
             table[(step, kind)] = value
-        return table
-    except (OSError, ValueError, TypeError):
+    except (TypeError, ValueError):  # missing (None) or not a list of triples
         return {}
+    return table
 
 
 def _write_table(key: str, table: dict[tuple[int, str | None], float | None]) -> None:
-    import json
-    import os
-    import tempfile
+    from catalog import settings
 
-    path = _table_path(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".latency-steps-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump([[step, kind, value] for (step, kind), value in table.items()], out)
-        os.replace(partial, path)
-        tables = sorted(path.parent.glob("latency-steps-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for stale in tables[TABLES_KEPT:]:
-            stale.unlink(missing_ok=True)
-    except (OSError, TypeError, ValueError):
-        pass  # a read-only or full data dir: compute again next time
+    rows = [[step, kind, value] for (step, kind), value in table.items()]
+    settings.write_cache(_table_name(key), rows, replaces="latency-steps-*.json", keep=TABLES_KEPT)
