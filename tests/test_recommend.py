@@ -87,12 +87,9 @@ def test_to_dataframe(mini_taxonomy: Path) -> None:
     assert {"id", "score", "why", "license"} <= set(frame.columns)
 
 
-def test_measured_results_for_this_machine_take_precedence(mini_taxonomy: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_measured_results_for_this_machine_take_precedence(mini_taxonomy: Path) -> None:
     from catalog import hardware
     from catalog.db.models import BenchmarkResult, BenchmarkRun
-    from catalog.recommend import engine
-
-    monkeypatch.setattr(engine, "ASSUMED_GFLOPS_PER_CORE", 1.0)  # uncalibrated estimates: slow, on any machine
 
     db = open_database()
     estimated = {r.model.id: r for r in recommend("ner", db=db)}

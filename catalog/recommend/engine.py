@@ -25,8 +25,6 @@ from catalog.recommend.scoring import COMPONENTS, LOWER_IS_BETTER, PROFILES, RAN
 from catalog.records import ModelRecord
 
 DEFAULT_WEIGHTS: Mapping[str, float] = PROFILES["balanced"]
-ASSUMED_GFLOPS_PER_CORE = 50.0  # only when `catalog hardware --calibrate` has not measured this machine
-EFFICIENCY = 0.75  # share of the fp32 matmul peak an eager forward pass reaches (measured: bert-base 75-85%)
 
 
 class NoMatchError(CatalogError):
@@ -214,22 +212,14 @@ def _machine_memory_bytes() -> int:
     return int(psutil.virtual_memory().total * 0.8)
 
 
-def _machine_id_and_peak() -> tuple[str | None, float | None, str]:
-    """This machine's id (to find its benchmark results) and calibrated fp32 matmul GFLOP/s, when known."""
+def _machine_id() -> str | None:
+    """This machine's id, to find its benchmark results (the cost model reads its calibration itself)."""
     try:
         from catalog import hardware
 
-        facts = hardware.fingerprint()
-        machine = str(facts["machine_id"])
+        return str(hardware.fingerprint()["machine_id"])
     except Exception:  # the probe must never break a recommendation
-        return None, None, ""
-    try:
-        cached = hardware.cached_peaks("cpu")
-        peak = float(cached["gflops"]["float32"]) if cached else None
-    except Exception:
-        peak = None
-    basis = f"the calibrated fp32 matmul peak, {peak:.0f} GFLOP/s" if peak else ""
-    return machine, peak, basis
+        return None
 
 
 def _measured(
@@ -532,7 +522,7 @@ def _recommend(
         c.architecture = resolve_architecture(conn, c.architecture)
     if c.family:
         c.family = resolve_family(conn, c.family)
-    machine, _, _ = _machine_id_and_peak()
+    machine = _machine_id()
     measured, measured_evidence = _measured(conn, task_id, machine, c)
     clauses = _clauses(conn, c, {m for m, r in measured.items() if r.get("peak_mb")})
     in_task = models.c.id.in_(select(model_tasks.c.model_id).where(model_tasks.c.task_id == task_id))
