@@ -1,8 +1,8 @@
 """Read the taxonomy and models from the database: the library behind the listing commands.
 
 SQLAlchemy Core on the tables of `catalog.db.schema`, never the ORM: these functions are the start-up path of
-`catalog tasks`, `catalog models` and `catalog recommend`. The name resolvers take anything with `execute` and
-`scalar` (a Core Connection or an ORM Session), so writers can call them inside their own transaction.
+`catalog tasks` and `catalog models`. The name resolvers and model_records (catalog.lookup, plain SQL: also the
+start-up path of `catalog recommend`) take a Core Connection, an ORM Session or a catalog.db.reader.Reader.
 """
 
 from __future__ import annotations
@@ -20,29 +20,15 @@ from catalog.db.schema import (
     model_languages,
     model_tasks,
     models,
-    reported_metrics,
     task_aliases,
     task_architectures,
     tasks,
 )
-from catalog.errors import (
-    UnknownArchitectureError,
-    UnknownFamilyError,
-    UnknownLanguageError,
-    UnknownLicenseError,
-    UnknownModelError,
-    UnknownTaskError,
-    UsageError,
-)
-from catalog.records import (
-    ArchitectureRecord,
-    FamilyRecord,
-    ModelRecord,
-    ReportedMetricRecord,
-    TaskDetail,
-    TaskRecord,
-)
-from catalog.settings import redact_url
+from catalog.errors import UnknownLanguageError, UnknownLicenseError, UnknownModelError, UsageError
+from catalog.lookup import model_records, resolve_architecture, resolve_family, resolve_task
+from catalog.records import ArchitectureRecord, FamilyRecord, ModelRecord, TaskDetail, TaskRecord
+
+__all__ = ["model_records", "resolve_architecture", "resolve_family", "resolve_task"]  # defined in catalog.lookup
 
 
 class Executor(Protocol):
@@ -59,40 +45,6 @@ def first_column(conn: Executor, statement: Executable) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------------------------- name resolution
-
-
-def resolve_task(conn: Executor, name: str) -> str:
-    """Task id for a task id or alias, case-insensitively; unknown names get did-you-mean suggestions."""
-    key = name.strip().lower()
-    if conn.scalar(select(tasks.c.id).where(tasks.c.id == key)) is not None:
-        return key
-    task_id = conn.scalar(select(task_aliases.c.task_id).where(task_aliases.c.alias == key))
-    if task_id is not None:
-        return str(task_id)
-    names = first_column(conn, select(tasks.c.id)) + first_column(conn, select(task_aliases.c.alias))
-    raise UnknownTaskError(name, names)
-
-
-def resolve_family(conn: Executor, name: str) -> str:
-    key = name.strip().lower()
-    rows = conn.execute(select(families.c.id, families.c.name)).all()
-    if key in {family_id for family_id, _ in rows}:
-        return key
-    by_name = {display.lower(): family_id for family_id, display in rows}
-    if key in by_name:
-        return str(by_name[key])
-    squeezed = {k.replace(" ", "").replace("-", ""): v for k, v in by_name.items()}
-    if key.replace(" ", "").replace("-", "") in squeezed:
-        return str(squeezed[key.replace(" ", "").replace("-", "")])
-    raise UnknownFamilyError(name, [r[0] for r in rows] + [r[1] for r in rows])
-
-
-def resolve_architecture(conn: Executor, name: str) -> str:
-    key = name.strip().lower()
-    known = first_column(conn, select(architectures.c.id))
-    if key in known:
-        return key
-    raise UnknownArchitectureError(name, known)
 
 
 def _resolve_license(conn: Executor, name: str) -> str:
@@ -211,66 +163,6 @@ def _model_types(conn: Executor) -> dict[Any, list[Any]]:
             )
         )
     )
-
-
-def _positioned(conn: Executor, value: Any, model_ids: list[str]) -> dict[Any, list[Any]]:
-    """model id -> the values of `value` (a column of a per-model child table), in the table's position order."""
-    table = value.table
-    return _grouped(
-        conn.execute(
-            select(table.c.model_id, value)
-            .where(table.c.model_id.in_(model_ids))
-            .order_by(table.c.model_id, table.c.position)
-        )
-    )
-
-
-def model_records(conn: Executor, ids: Sequence[str]) -> dict[str, ModelRecord]:
-    """Full records (languages, tasks, reported metrics) for these model ids: four queries, whatever the count."""
-    if not ids:
-        return {}
-    wanted = list(dict.fromkeys(ids))
-    rows = conn.execute(select(models).where(models.c.id.in_(wanted))).all()
-    languages = _positioned(conn, model_languages.c.language, wanted)
-    task_ids = _positioned(conn, model_tasks.c.task_id, wanted)
-    reported: dict[str, list[ReportedMetricRecord]] = {}
-    for r in conn.execute(
-        select(reported_metrics).where(reported_metrics.c.model_id.in_(wanted)).order_by(reported_metrics.c.id)
-    ):
-        reported.setdefault(r.model_id, []).append(
-            ReportedMetricRecord(
-                task=r.task_id,
-                metric=r.metric,
-                value=r.value,
-                scale=r.scale,
-                dataset=r.dataset,
-                split=r.split,
-                source=r.source,
-                verified=r.verified,
-            )
-        )
-    return {
-        m.id: ModelRecord(
-            id=m.id,
-            pipeline_tag=m.pipeline_tag,
-            family=m.family_id,
-            architecture=m.architecture_id,
-            params=m.params,
-            license=m.license,
-            languages=languages.get(m.id, []),
-            downloads=m.downloads,
-            tasks=task_ids.get(m.id, []),
-            library=m.library,
-            gated=m.gated,
-            api_only=m.api_only,
-            curated=m.curated,
-            base_model=m.base_model,
-            reported=reported.get(m.id, []),
-            provenance={str(k): str(v) for k, v in (m.provenance or {}).items()},
-            source=redact_url(m.source),  # a row stored by an older version may hold HF_ENDPOINT credentials
-        )
-        for m in rows
-    }
 
 
 # ---------------------------------------------------------------------------------------------- listings

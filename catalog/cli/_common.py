@@ -217,15 +217,20 @@ def listing_options(func: F) -> F:
     return db_option(format_option(lang_option(func)))
 
 
-def open_db(db_url: str | None) -> Any:
-    """Open the database named by the command's --db, else the group's --db, else the configured default."""
-    from catalog.db import open_database
-
+def db_url_of(db_url: str | None) -> str | None:
+    """The command's --db, else the group's --db (None: the configured default)."""
     if db_url is None:
         context = click.get_current_context(silent=True)
         if context is not None:
             db_url = context.find_root().params.get("db_url")
-    return open_database(db_url)
+    return db_url
+
+
+def open_db(db_url: str | None) -> Any:
+    """Open the database named by the command's --db, else the group's --db, else the configured default."""
+    from catalog.db import open_database
+
+    return open_database(db_url_of(db_url))
 
 
 def name_of(row: dict[str, Any], lang: str) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from catalog.cli._common import LIMIT, Number, listing_options, open_db, parse_number, positive, whole
+from catalog.cli._common import LIMIT, Number, db_url_of, listing_options, open_db, parse_number, positive, whole
 
 LEGEND = (
     "◆ Pareto frontier (accuracy, latency, memory). Accuracy: value, metric, benchmark and source: [here] measured "
@@ -164,15 +164,16 @@ def recommend_command(
         include_gated=include_gated, max_latency_ms=max_latency_ms, batch_size=batch_size, seq_len=seq_len,
         device=device, min_accuracy=min_accuracy,
     )  # fmt: skip
-    database = open_db(db_url)
+    url = db_url_of(db_url)
     if device in (None, "cpu"):  # estimates need this machine's peak: measured once, on first use (~1-2 s)
         from catalog.costmodel import machine
 
         machine.ensure("cpu")
     if explain_id:
-        _print_explanation(explain(explain_id, task, db=database, **options), fmt)
+        _print_explanation(explain(explain_id, task, db=open_db(url), **options), fmt)
         return
-    result = recommend(task, limit=limit, pareto_only=pareto, db=database, **options)
+    # a URL, not an opened Database: a current SQLite file is then read without SQLAlchemy (catalog.db.reader)
+    result = recommend(task, limit=limit, pareto_only=pareto, db=url, **options)
     if fmt == "json":
         render_json_items(item.to_dict() for item in result)
         if result.empty_reason:

@@ -348,25 +348,24 @@ def fit_advice(
     }
 
 
-def memory_clause(limit_bytes: float, task: str, batch: int, seq_len: int, dtype: str, *, smaller: bool = False) -> Any:
-    """SQL: the models whose estimated memory (weights at the dtype or quantisation, activations and KV cache at
-    the batch and context, runtime overhead) fits in limit_bytes, per catalog architecture. `smaller`: also those
-    that fit only at a smaller dtype or quantisation their architecture can run in (smaller_options)."""
-    from sqlalchemy import and_, or_
-
-    from catalog.db.schema import models
-
+def memory_clause(
+    bind: Any, limit_bytes: float, task: str, batch: int, seq_len: int, dtype: str, *, smaller: bool = False
+) -> str:
+    """SQL (a condition on models; `bind(value)` returns a parameter's placeholder): the models whose estimated
+    memory (weights at the dtype or quantisation, activations and KV cache at the batch and context, runtime
+    overhead) fits in limit_bytes, per catalog architecture. `smaller`: also those that fit only at a smaller dtype
+    or quantisation their architecture can run in (smaller_options)."""
     conditions = []
-    others = or_(models.c.architecture_id.is_(None), models.c.architecture_id.not_in(list(ARCHITECTURE_TYPES)))
+    others = f"(models.architecture_id IS NULL OR models.architecture_id NOT IN {bind(list(ARCHITECTURE_TYPES))})"
     for architecture in (*ARCHITECTURE_TYPES, None):
-        where = models.c.architecture_id == architecture if architecture else others
+        where = f"models.architecture_id = {bind(architecture)}" if architecture else others
         options = (dtype, *smaller_options(dtype, architecture)) if smaller else (dtype,)
         largest = max(
             _largest_cached(limit_bytes, architecture, task, batch, seq_len, *_compute_and_weights(option))
             for option in options
         )
-        conditions.append(and_(where, models.c.params <= largest))
-    return or_(*conditions)
+        conditions.append(f"({where} AND models.params <= {bind(int(largest))})")
+    return "(" + " OR ".join(conditions) + ")"
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,4 +1,5 @@
-"""This machine's stored benchmark results as the cost model's history (Core queries: no ORM, no torch)."""
+"""This machine's stored benchmark results as the cost model's history (plain SQL through catalog.db.reader: no
+SQLAlchemy needed, no ORM, no torch)."""
 
 from __future__ import annotations
 
@@ -70,62 +71,28 @@ def load_history(db: Any, device: str = "cpu", machine_id: str | None = None, th
 def history_from_connection(
     conn: Any, device: str, machine_id: str, threads: int | None = None, *, reconstruct: bool = True
 ) -> History:
-    """load_history on an open connection. reconstruct=False (inside `catalog recommend`): only results stored
-    with their terms, no config look-ups."""
-    from sqlalchemy import select
+    """load_history on an open connection (a SQLAlchemy Connection or a catalog.db.reader.Reader).
+    reconstruct=False (inside `catalog recommend`): only results stored with their terms, no config look-ups."""
+    from catalog.db.reader import as_json, as_reader
 
-    from catalog.db.schema import benchmark_results, benchmark_runs
-
-    r, runs = benchmark_results.c, benchmark_runs.c
     query = (
-        select(
-            r.id,
-            r.run_id,
-            r.model_id,
-            r.task_id,
-            r.batch_size,
-            r.seq_len,
-            r.dtype,
-            r.weights,
-            r.latency_p50_ms,
-            r.prefill_ms,
-            r.decode_ms_per_token,
-            r.peak_rss_infer_mb,
-            r.details,
-            runs.options,
-        )
-        .join(benchmark_runs, runs.id == r.run_id)
-        .where(
-            runs.machine_id == machine_id,
-            r.device == device,
-            r.status == "ok",
-            r.eval_set.is_(None),
-            r.latency_p50_ms.is_not(None),
-        )
-        .order_by(r.id)
+        "SELECT r.id, r.run_id, r.model_id, r.task_id, r.batch_size, r.seq_len, r.dtype, r.weights, r.latency_p50_ms, "
+        "r.prefill_ms, r.decode_ms_per_token, r.peak_rss_infer_mb, r.details, runs.options "
+        "FROM benchmark_results r JOIN benchmark_runs runs ON runs.id = r.run_id "
+        "WHERE runs.machine_id = :machine AND r.device = :device AND r.status = 'ok' AND r.eval_set IS NULL "
+        "AND r.latency_p50_ms IS NOT NULL ORDER BY r.id"
     )
     history = History()
     cache: dict[Any, Any] = {}
     wanted = threads_of(threads, device)
-    for raw in conn.execute(query).all():
-        options = raw.options or {}
+    names = ("id", "run_id", "model", "task", "batch_size", "seq_len", "dtype", "weights", "latency_p50_ms",
+             "prefill_ms", "decode_ms_per_token", "peak_rss_infer_mb")  # fmt: skip
+    for raw in as_reader(conn).all(query, {"machine": machine_id, "device": device}):
+        options = as_json(raw[13]) or {}
         if threads_of(options.get("threads"), device) != wanted:
             continue
-        row = {
-            "id": raw.id,
-            "run_id": raw.run_id,
-            "model": raw.model_id,
-            "task": raw.task_id,
-            "batch_size": raw.batch_size,
-            "seq_len": raw.seq_len,
-            "dtype": raw.dtype,
-            "weights": raw.weights,
-            "latency_p50_ms": raw.latency_p50_ms,
-            "prefill_ms": raw.prefill_ms,
-            "decode_ms_per_token": raw.decode_ms_per_token,
-            "peak_rss_infer_mb": raw.peak_rss_infer_mb,
-        }
-        stored = (raw.details or {}).get("estimate") or {}
+        row = dict(zip(names, raw[:12], strict=True))
+        stored = (as_json(raw[12]) or {}).get("estimate") or {}
         record = stored.get("terms")
         if not record and reconstruct:
             new_tokens = int(options.get("new_tokens") or 16)

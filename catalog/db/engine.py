@@ -27,15 +27,12 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, make_url
 
 from catalog import settings
+from catalog.db.meta import HEAD_REVISION, REVISIONS, SEED_DIGEST_KEY
 from catalog.errors import DatabaseError, DatabaseUnavailableError, DatabaseURLError, SchemaTooNewError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-# Every revision this code knows, oldest first; tests check it against the alembic scripts.
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005")
-HEAD_REVISION = REVISIONS[-1]
-SEED_DIGEST_KEY = "taxonomy_sha256"  # catalog_meta row holding the digest of the catalog.yaml last seeded
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # How long a SQLite writer waits for another process's write transaction before it gives up (each attempt).
 SQLITE_BUSY_TIMEOUT_S = 60.0

@@ -8,7 +8,7 @@ that migrating an empty database gives exactly this metadata.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
@@ -26,10 +26,9 @@ from sqlalchemy import (
     Text,
 )
 
+from catalog.db.meta import utcnow
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
+__all__ = ["metadata", "utcnow"]  # utcnow: the columns' default, kept importable from here
 
 metadata = MetaData()
 

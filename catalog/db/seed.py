@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from catalog.db.engine import SEED_DIGEST_KEY as DIGEST_KEY
+from catalog.db.meta import SEED_DIGEST_KEY as DIGEST_KEY
 from catalog.db.models import (
     Architecture,
     CatalogMeta,

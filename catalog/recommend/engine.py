@@ -5,24 +5,23 @@ the rows shown, so a task with tens of thousands of models still answers quickly
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import ColumnElement, case, false, func, literal, or_, select, true
-from sqlalchemy.engine import Connection
-
-from catalog.db.engine import Database, open_database
-from catalog.db.schema import benchmark_results, benchmark_runs, model_languages, model_tasks, models, utcnow
-from catalog.db.schema import tasks as tasks_table
+from catalog.db.meta import utcnow
+from catalog.db.reader import Reader, as_datetime, as_json, as_reader, column, first, reading, scalar
 from catalog.errors import CatalogError, UnknownLanguageError, UnknownLicenseError, UsageError
-from catalog.queries import first_column, model_records, resolve_architecture, resolve_family, resolve_task
+from catalog.lookup import model_records, resolve_architecture, resolve_family, resolve_task
 from catalog.recommend import quality as q
 from catalog.recommend.constraints import Constraints, license_classes, license_known
 from catalog.recommend.scoring import COMPONENTS, LOWER_IS_BETTER, PROFILES, RANDOM_WEIGHTS_LABEL, profile_weights
 from catalog.records import ModelRecord
+
+if TYPE_CHECKING:
+    from catalog.db.engine import Database
 
 DEFAULT_WEIGHTS: Mapping[str, float] = PROFILES["balanced"]
 
@@ -223,7 +222,7 @@ def _machine_id() -> str | None:
 
 
 def _measured(
-    conn: Connection, task_id: str, machine: str | None, c: Constraints
+    reader: Reader, task_id: str, machine: str | None, c: Constraints
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[q.EvidenceItem]]]:
     """What benchmark runs on this machine measured per model for this task.
 
@@ -234,20 +233,18 @@ def _measured(
         return {}, {}
     from catalog.evidence.registry import canonical_metric
 
-    results, runs = benchmark_results.c, benchmark_runs.c
-    rows = conn.execute(
-        select(results.id, results.model_id, results.batch_size, results.seq_len, results.device, results.dtype,
-               results.latency_p50_ms, results.peak_rss_infer_mb, results.weights, results.primary_metric,
-               results.metrics, results.eval_set, results.eval_checksum, results.n_examples, results.run_id,
-               runs.created_at)
-        .join(benchmark_runs, runs.id == results.run_id)
-        .where(runs.machine_id == machine, results.status == "ok",
-               or_(results.task_id == task_id, results.task_id.is_(None)))
-        .order_by(results.id)
-    ).all()  # fmt: skip
+    rows = reader.all(
+        "SELECT r.id, r.model_id, r.batch_size, r.seq_len, r.device, r.dtype, r.latency_p50_ms, r.peak_rss_infer_mb, "
+        "r.weights, r.primary_metric, r.metrics, r.eval_set, r.eval_checksum, r.n_examples, r.run_id, runs.created_at "
+        "FROM benchmark_results r JOIN benchmark_runs runs ON runs.id = r.run_id "
+        "WHERE runs.machine_id = :machine AND r.status = 'ok' AND (r.task_id = :task OR r.task_id IS NULL) "
+        "ORDER BY r.id",
+        {"machine": machine, "task": task_id},
+    )
     found: dict[str, dict[str, Any]] = {}
     evidence: dict[tuple[str, str, str], q.EvidenceItem] = {}
-    for result in rows:
+    for row in rows:
+        result: Any = _MeasuredRow(*row[:10], as_json(row[10]), *row[11:15], as_datetime(row[15]))  # type: ignore[call-arg]
         shape_ok = result.batch_size == c.batch_size and result.seq_len == c.seq_len and result.dtype == c.dtype
         if shape_ok and (c.device is None or result.device == c.device) and result.latency_p50_ms:
             found[result.model_id] = dict(
@@ -274,8 +271,27 @@ def _measured(
     return found, by_model
 
 
+class _MeasuredRow(NamedTuple):
+    id: int
+    model_id: str
+    batch_size: int
+    seq_len: int
+    device: str
+    dtype: str
+    latency_p50_ms: float | None
+    peak_rss_infer_mb: float | None
+    weights: str
+    primary_metric: str | None
+    metrics: dict[str, Any] | None
+    eval_set: str | None
+    eval_checksum: str | None
+    n_examples: int | None
+    run_id: int
+    created_at: datetime | None
+
+
 def _evidence(
-    conn: Connection, task_id: str, candidate_ids: AbstractSet[str], benchmarks: list[dict[str, Any]]
+    conn: Any, task_id: str, candidate_ids: AbstractSet[str], benchmarks: list[dict[str, Any]]
 ) -> dict[str, list[q.EvidenceItem]]:
     """Published results that bear on the task, kept for the candidates: the rows catalog.evidence.query's
     task_condition selects (the task's own, or on a dataset one of its benchmarks reads), read with only the
@@ -284,28 +300,38 @@ def _evidence(
     candidate's (catalog.evidence.identity). Up to 900 candidates the read goes by ix_evidence_model and the task
     filter is applied here; beyond, by the task's condition (task_id, or dataset IN its stored spellings). The
     other spellings of the candidates' ids are worked out only when a row names no candidate as written."""
-    from sqlalchemy import case
-
-    from catalog.db.schema import evidence
     from catalog.evidence.benchmarks import benchmark_datasets
     from catalog.evidence.identity import ModelIds
-    from catalog.evidence.query import task_condition
 
-    e = evidence.c
+    reader = as_reader(conn)
     ids: ModelIds | None = None
     datasets = benchmark_datasets(benchmarks)
-    columns = (e.id, e.model_id, e.task_id, e.dataset, e.dataset_config, e.split, e.metric, e.value,
-               e.higher_is_better, e.n_shot, e.protocol, e.source_kind, e.source_name, e.source_date, e.verified,
-               case((e.metric == "perplexity", e.details), else_=None).label("details"))  # fmt: skip
     by_model = False  # an IN list within every backend's parameter limit (the spellings include every id)
     if len(candidate_ids) <= 900:
         ids = ModelIds(candidate_ids)
         spellings = ids.spellings()
         by_model = len(spellings) <= 900
-    condition = e.model_id.in_(sorted(spellings)) if by_model else task_condition(conn, task_id, benchmarks)
+    params: dict[str, Any] = {"perplexity": "perplexity"}
+    if by_model:
+        condition = "model_id IN :spellings"
+        params["spellings"] = sorted(spellings)
+    else:  # the task's rows: its own, or on a dataset (in any stored spelling) one of its benchmarks reads
+        condition = "task_id = :task"
+        params["task"] = task_id
+        stored = _stored_spellings(reader, datasets)
+        if stored:
+            condition = "(task_id = :task OR dataset IN :datasets)"
+            params["datasets"] = stored
+    rows = reader.all(
+        "SELECT id, model_id, task_id, dataset, dataset_config, split, metric, value, higher_is_better, n_shot, "
+        "protocol, source_kind, source_name, source_date, verified, "
+        "CASE WHEN metric = :perplexity THEN details END AS details "
+        f"FROM evidence WHERE {condition} ORDER BY model_id, source_date DESC, id",
+        params,
+    )
     found: dict[str, list[q.EvidenceItem]] = {}
     resolved: dict[str, str | None] = {}
-    for r in conn.execute(select(*columns).where(condition).order_by(e.model_id, e.source_date.desc(), e.id)):
+    for r in rows:
         if by_model and r[2] != task_id and r[3].lower() not in datasets:
             continue
         named = r[1]
@@ -321,6 +347,22 @@ def _evidence(
     return found
 
 
+def _stored_spellings(reader: Reader, names: AbstractSet[str]) -> list[str]:
+    """Every spelling of `names` (compared case-insensitively) that evidence.dataset holds, so that the filter is
+    `dataset IN (...)`, which ix_evidence_dataset answers; the distinct values come from the index by one seek each
+    (catalog.evidence.query.stored_spellings, in plain SQL)."""
+    wanted = {name.lower() for name in names}
+    if not wanted:
+        return []
+    stored = column(
+        reader,
+        "WITH RECURSIVE d(name) AS (SELECT min(dataset) FROM evidence UNION ALL "
+        "SELECT (SELECT min(dataset) FROM evidence WHERE dataset > d.name) FROM d WHERE d.name IS NOT NULL) "
+        "SELECT name FROM d WHERE name IS NOT NULL",
+    )
+    return sorted(name for name in stored if name.lower() in wanted)
+
+
 def _aliased(item: q.EvidenceItem, model_id: str) -> q.EvidenceItem:
     """A row that names the catalog model `model_id` by another id (kept as published_as)."""
     from dataclasses import replace
@@ -333,10 +375,11 @@ def _item(r: Any) -> q.EvidenceItem:
     more than the rest of the ranking) as what ranking reads."""
     (row_id, model_id, task_id, dataset, config, split, metric, value, higher, n_shot, protocol, kind, name, date,
      verified, details) = tuple(r)[:16]  # fmt: skip
-    details = details or {}
+    details = as_json(details) or {}
     return q.EvidenceItem(
-        f"evidence {row_id}", model_id, task_id, dataset, config, split, metric, value, higher, n_shot, protocol,
-        kind, name, date, verified, details.get("tokenizer"), None, details.get("benchmark"),
+        f"evidence {row_id}", model_id, task_id, dataset, config, split, metric, value, bool(higher), n_shot,
+        protocol, kind, name, as_datetime(date), bool(verified), details.get("tokenizer"), None,
+        details.get("benchmark"),
     )  # fmt: skip
 
 
@@ -347,16 +390,15 @@ def _row_item(r: Any) -> q.EvidenceItem:
                   r.details))  # fmt: skip
 
 
-def _candidate_columns(clauses: Sequence[ColumnElement[bool]] = ()) -> tuple[Any, ...]:
+def _candidate_columns(clauses: Sequence[str] = ()) -> str:
     """The few scalar columns ranking needs, in _Candidate's field order (license and sync date are read for the
-    rows shown only), and which of `clauses` the row fails: bit i for clause i, as in SQL (NULL fails)."""
-    m = models.c
-    failed: Any = literal(0)
-    for bit, clause in enumerate(clauses):
-        failed = failed + case((clause, 0), else_=1 << bit)
-    return (m.id, m.pipeline_tag, m.params, m.downloads, m.likes, m.curated, m.api_only, m.gated,
-            func.coalesce(m.hub_last_modified, m.hub_created_at), m.base_model, m.family_id,
-            m.architecture_id, failed)  # fmt: skip
+    rows shown only), and which of `clauses` (SQL conditions on models) the row fails: bit i for clause i, as in
+    SQL (NULL fails)."""
+    failed = " + ".join(["0", *(f"CASE WHEN {clause} THEN 0 ELSE {1 << bit} END" for bit, clause in
+                                enumerate(clauses))])  # fmt: skip
+    return ("models.id, models.pipeline_tag, models.params, models.downloads, models.likes, models.curated, "
+            "models.api_only, models.gated, coalesce(models.hub_last_modified, models.hub_created_at), "
+            f"models.base_model, models.family_id, models.architecture_id, {failed}")  # fmt: skip
 
 
 class _Candidate(NamedTuple):
@@ -367,9 +409,9 @@ class _Candidate(NamedTuple):
     params: int | None
     downloads: int | None
     likes: int | None
-    curated: bool
-    api_only: bool
-    gated: bool
+    curated: bool | int  # as the driver gives a Boolean (0/1 on SQLite): read for its truth only
+    api_only: bool | int
+    gated: bool | int
     stamp: datetime | None
     base_model: str | None
     family: str | None
@@ -377,8 +419,16 @@ class _Candidate(NamedTuple):
     failed: int  # the clauses (constraints) it fails, one bit each: 0 for a candidate
 
 
-def _candidate(row: Any) -> _Candidate:
-    return tuple.__new__(_Candidate, row)
+def _candidates(rows: Iterable[tuple[Any, ...]]) -> list[_Candidate]:
+    """Candidates from rows in _candidate_columns' order (the date parsed where the driver gives text)."""
+    new, parse = tuple.__new__, datetime.fromisoformat
+    out = []
+    for row in rows:
+        stamp = row[8]
+        if stamp.__class__ is str:
+            row = (*row[:8], parse(stamp), *row[9:])
+        out.append(new(_Candidate, row))
+    return out
 
 
 # (-score rounded to 12 digits, -downloads, id: the order, best first), score, candidate, component values
@@ -413,9 +463,11 @@ def recommend(
     device: str | None = None,
     min_accuracy: float | None = None,
     pareto_only: bool = False,
-    db: Database | None = None,
+    db: Database | str | None = None,
 ) -> Recommendations:
-    """Ranked, explained models for `task` (an id or alias) under the given constraints, best first."""
+    """Ranked, explained models for `task` (an id or alias) under the given constraints, best first. `db`: an
+    opened Database, or a database URL (None: the configured one), which on a current SQLite file is read without
+    SQLAlchemy (catalog.db.reader)."""
     if limit < 0:
         raise UsageError(f"--limit must be 0 (all) or a positive number, not {limit}.")
     if permissive and commercial_ok:
@@ -429,13 +481,8 @@ def recommend(
              min_accuracy=min_accuracy),
     )  # fmt: skip
     chosen = profile_weights(profile, weights)
-    database = db or open_database()
-    try:
-        with database.connect() as conn:
-            return _recommend(conn, constraints, chosen, profile, limit, pareto_only)
-    finally:
-        if db is None:
-            database.dispose()
+    with reading(db) as reader:
+        return _recommend(reader, constraints, chosen, profile, limit, pareto_only)
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -467,35 +514,53 @@ def _constraints(task: str, options: Mapping[str, Any]) -> Constraints:
     )  # fmt: skip
 
 
-def _clauses(conn: Connection, c: Constraints, measured_ids: set[str]) -> list[tuple[str, ColumnElement[bool]]]:
-    """(label, SQL condition) per constraint, labelled as the user typed it."""
-    clauses: list[tuple[str, ColumnElement[bool]]] = []
+_IN_TASK = "models.id IN (SELECT model_id FROM model_tasks WHERE task_id = :task)"
+
+
+class _Clauses(list[tuple[str, str]]):
+    """(label, SQL condition on models) per constraint, labelled as the user typed it, with the parameters the
+    conditions share (`bind` names them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.params: dict[str, Any] = {}
+
+    def bind(self, value: Any) -> str:
+        name = f"c{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+
+def _clauses(reader: Reader, c: Constraints, measured_ids: set[str]) -> _Clauses:
+    """The hard constraints as SQL conditions, with their labels."""
+    clauses = _Clauses()
+    bind = clauses.bind
     if not c.include_api:
-        clauses.append(("API-only models (add --include-api)", models.c.api_only.is_(False)))
+        clauses.append(("API-only models (add --include-api)", f"models.api_only = {bind(False)}"))
     if not c.include_gated:
-        clauses.append(("gated models (add --include-gated)", models.c.gated.is_(False)))
+        clauses.append(("gated models (add --include-gated)", f"models.gated = {bind(False)}"))
     if c.licenses:
-        known = set(first_column(conn, select(models.c.license).distinct())) | set(license_classes()["commercial-ok"])
+        known = set(column(reader, "SELECT DISTINCT license FROM models")) | set(license_classes()["commercial-ok"])
         for name in c.licenses:
             if name not in known:
                 raise UnknownLicenseError(name, [k for k in known if k])
-        clauses.append((f"--license {','.join(c.licenses)}", models.c.license.in_(c.licenses)))
+        clauses.append((f"--license {','.join(c.licenses)}", f"models.license IN {bind(list(c.licenses))}"))
     if c.license_class:
         allowed = sorted(license_classes()[c.license_class])
-        clauses.append((f"--{c.license_class}", models.c.license.in_(allowed)))
+        clauses.append((f"--{c.license_class}", f"models.license IN {bind(allowed)}"))
     for code in c.languages:
-        exists = conn.scalar(select(model_languages.c.model_id).where(model_languages.c.language == code).limit(1))
+        exists = scalar(reader, "SELECT model_id FROM model_languages WHERE language = :code LIMIT 1", {"code": code})
         if exists is None:
             from catalog.hub.derive import _language_codes
 
             if code not in _language_codes():
-                listed = first_column(conn, select(model_languages.c.language).distinct())
+                listed = column(reader, "SELECT DISTINCT language FROM model_languages")
                 known_languages = {str(x) for x in listed if x}
                 raise UnknownLanguageError(code, known_languages | set(_language_codes()))
-        subquery = select(model_languages.c.model_id).where(model_languages.c.language == code)
-        clauses.append((f"--language {code}", models.c.id.in_(subquery)))
+        subquery = f"SELECT model_id FROM model_languages WHERE language = {bind(code)}"
+        clauses.append((f"--language {code}", f"models.id IN ({subquery})"))
     if c.max_params:
-        clauses.append((f"--max-params {_humanize(c.max_params)}", models.c.params <= c.max_params))
+        clauses.append((f"--max-params {_humanize(c.max_params)}", f"models.params <= {bind(int(c.max_params))}"))
     limit = c.memory_limit()
     if limit:
         label = (f"--max-memory {limit / 2**30:.1f}GiB" if not c.fits or (c.max_memory_bytes and c.max_memory_bytes
@@ -503,34 +568,38 @@ def _clauses(conn: Connection, c: Constraints, measured_ids: set[str]) -> list[t
         from catalog.costmodel.catalog_figures import memory_clause
 
         # --fits keeps a model that fits only at a smaller dtype or quantisation; it is flagged with that option
-        estimate_ok = memory_clause(limit, c.task, c.batch_size, c.seq_len, c.dtype, smaller=c.fits)
-        clauses.append((label, or_(estimate_ok, models.c.id.in_(measured_ids)) if measured_ids else estimate_ok))
+        estimate_ok = memory_clause(bind, limit, c.task, c.batch_size, c.seq_len, c.dtype, smaller=c.fits)
+        if measured_ids:
+            estimate_ok = f"({estimate_ok} OR models.id IN {bind(sorted(measured_ids))})"
+        clauses.append((label, estimate_ok))
     if c.architecture:
-        clauses.append((f"--architecture {c.architecture}", models.c.architecture_id == c.architecture))
+        clauses.append((f"--architecture {c.architecture}", f"models.architecture_id = {bind(c.architecture)}"))
     if c.family:
-        clauses.append((f"--family {c.family}", models.c.family_id == c.family))
+        clauses.append((f"--family {c.family}", f"models.family_id = {bind(c.family)}"))
     if c.library:
-        clauses.append((f"--library {c.library}", func.lower(models.c.library) == c.library.lower()))
+        clauses.append((f"--library {c.library}", f"lower(models.library) = {bind(c.library.lower())}"))
     return clauses
 
 
 def _recommend(
-    conn: Connection, c: Constraints, weights: dict[str, float], profile: str, limit: int, pareto_only: bool
+    reader: Reader, c: Constraints, weights: dict[str, float], profile: str, limit: int, pareto_only: bool
 ) -> Recommendations:
-    task_id = resolve_task(conn, c.task)
+    task_id = resolve_task(reader, c.task)
     if c.architecture:
-        c.architecture = resolve_architecture(conn, c.architecture)
+        c.architecture = resolve_architecture(reader, c.architecture)
     if c.family:
-        c.family = resolve_family(conn, c.family)
+        c.family = resolve_family(reader, c.family)
     machine = _machine_id()
-    measured, measured_evidence = _measured(conn, task_id, machine, c)
-    clauses = _clauses(conn, c, {m for m, r in measured.items() if r.get("peak_mb")})
-    in_task = models.c.id.in_(select(model_tasks.c.model_id).where(model_tasks.c.task_id == task_id))
-    # One read of the task's models, as plain tuples (Core rows, not ORM loading), each with the constraints it
-    # fails: the candidates, the exclusion counts, the models no size limit can check and the hint's pick all come
-    # from it (before: a pass over the task's models in SQL for each).
-    everything = list(
-        map(_candidate, conn.execute(select(*_candidate_columns([cl for _, cl in clauses])).where(in_task)))
+    measured, measured_evidence = _measured(reader, task_id, machine, c)
+    clauses = _clauses(reader, c, {m for m, r in measured.items() if r.get("peak_mb")})
+    # One read of the task's models, as plain tuples, each with the constraints it fails: the candidates, the
+    # exclusion counts, the models no size limit can check and the hint's pick all come from it (before: a pass
+    # over the task's models in SQL for each).
+    everything = _candidates(
+        reader.all(
+            f"SELECT {_candidate_columns([cl for _, cl in clauses])} FROM models WHERE {_IN_TASK}",
+            clauses.params | {"task": task_id},
+        )
     )
     candidates = [cand for cand in everything if not cand.failed]
     considered = len(everything)
@@ -548,10 +617,10 @@ def _recommend(
         unverifiable += [Unverifiable(cand.id, reason) for cand in no_params]
 
     raw_benchmarks = list(
-        conn.execute(select(tasks_table.c.benchmarks).where(tasks_table.c.id == task_id)).scalar_one() or []
+        as_json(scalar(reader, "SELECT benchmarks FROM tasks WHERE id = :task", {"task": task_id})) or []
     )
     by_id = {cand.id: cand for cand in candidates}  # also what the prior reads: base model and family
-    evidence = _evidence(conn, task_id, by_id.keys(), raw_benchmarks)
+    evidence = _evidence(reader, task_id, by_id.keys(), raw_benchmarks)
     for model_id, measured_items in measured_evidence.items():
         evidence.setdefault(model_id, [])[:0] = measured_items  # measured here first
     benchmarks = q.parse_benchmarks(raw_benchmarks)
@@ -560,7 +629,7 @@ def _recommend(
     # Figures: numbers for every candidate, Figures (with their basis) for the rows shown --------------------------
     from catalog.costmodel.catalog_figures import recommend_estimator
 
-    estimator = recommend_estimator(conn, c, task_id)  # the cost model, fitted on this machine's runs
+    estimator = recommend_estimator(reader, c, task_id)  # the cost model, fitted on this machine's runs
     latency = _latencies(candidates, measured, estimator)
     figures = _Figures(c, measured, estimator)
 
@@ -640,7 +709,7 @@ def _recommend(
             "Import published results (catalog evidence import), measure some (catalog bench run), or drop --pareto."
         )
     if not scored:
-        empty_reason = _empty_message(conn, task_id, in_task, clauses, slo_removed, considered, len(candidates))
+        empty_reason = _empty_message(task_id, everything, clauses, slo_removed, considered, len(candidates))
         if unverifiable:
             count = len({u.id for u in unverifiable})
             empty_reason += f" ({count} models listed as not checked have no figure for a target.)"
@@ -648,8 +717,8 @@ def _recommend(
             raise NoMatchError(empty_reason)
 
     shown_ids = [item[4].id for item in shown]
-    records = model_records(conn, shown_ids)
-    synced = _synced_at(conn, shown_ids)
+    records = model_records(reader, shown_ids)
+    synced = _synced_at(reader, shown_ids)
     items: list[Recommendation] = []
     for rank, (_, _, _, score, cand, values) in enumerate(shown, start=1):
         record = records[cand.id]
@@ -709,7 +778,7 @@ def _recommend(
     )
 
 
-def _mask(clauses: list[tuple[str, ColumnElement[bool]]], keep: Any) -> int:
+def _mask(clauses: list[tuple[str, str]], keep: Any) -> int:
     """The bits (as in _Candidate.failed) of the clauses whose label `keep` accepts."""
     return sum(1 << bit for bit, (label, _) in enumerate(clauses) if keep(label))
 
@@ -802,14 +871,13 @@ class _Figures:
         return figure
 
 
-def _synced_at(conn: Connection, ids: Sequence[str]) -> dict[str, datetime | None]:
+def _synced_at(reader: Reader, ids: Sequence[str]) -> dict[str, datetime | None]:
     """When each model's row was last synced (the date of its downloads figure when the provenance names none)."""
     found: dict[str, datetime | None] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        found.update(
-            (r[0], r[1]) for r in conn.execute(select(models.c.id, models.c.synced_at).where(models.c.id.in_(chunk)))
-        )
+        chunk = list(ids[start : start + 500])
+        rows = reader.all("SELECT id, synced_at FROM models WHERE id IN :ids", {"ids": chunk})
+        found.update((model_id, as_datetime(synced)) for model_id, synced in rows)
     return found
 
 
@@ -1011,29 +1079,18 @@ def _pareto(
     return frontier
 
 
-def _exclusion_counts(
-    conn: Connection, in_task: ColumnElement[bool], clauses: list[tuple[str, ColumnElement[bool]]]
-) -> tuple[dict[str, int], int]:
-    """How many of the task's models each constraint removes on its own, and how many the task has (one scan)."""
-    from sqlalchemy import case
-
-    sums = [func.sum(case((clause, 0), else_=1)) for _, clause in clauses]
-    row = conn.execute(select(func.count(), *sums).select_from(models).where(in_task)).one()
-    return {label: int(row[i + 1] or 0) for i, (label, _) in enumerate(clauses)}, int(row[0])
-
-
 def _empty_message(
-    conn: Connection,
     task_id: str,
-    in_task: ColumnElement[bool],
-    clauses: list[tuple[str, ColumnElement[bool]]],
+    everything: list[_Candidate],
+    clauses: list[tuple[str, str]],
     slo_removed: dict[str, int],
     considered: int,
     matched_hard: int,
 ) -> str:
+    """Why no model is left: how many of the task's models each constraint removes on its own."""
     if considered == 0:
         return f"No models for {task_id} yet — run `catalog sync --task {task_id}` (or import a snapshot)."
-    counts, _ = _exclusion_counts(conn, in_task, clauses)
+    counts = {label: sum(1 for cand in everything if cand.failed >> bit & 1) for bit, (label, _) in enumerate(clauses)}
     parts = [f"{label} removed {n} of {considered}" for label, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n]
     parts += [f"{label} removed {n} of {matched_hard}" for label, n in slo_removed.items() if n]
     return f"0 models for {task_id}: " + "; ".join(parts) + ". Loosen the constraint that removes the most."
@@ -1042,7 +1099,7 @@ def _empty_message(
 def _sibling_hint(
     task_id: str,
     everything: list[_Candidate],
-    clauses: list[tuple[str, ColumnElement[bool]]],
+    clauses: list[tuple[str, str]],
     ordered: list[_Candidate],
     c: Constraints,
 ) -> str | None:
@@ -1140,21 +1197,23 @@ def _row_dict(item: q.EvidenceItem) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def explain(model_id: str, task: str, *, db: Database | None = None, **options: Any) -> Explanation:
+def explain(model_id: str, task: str, *, db: Database | str | None = None, **options: Any) -> Explanation:
     """The full breakdown of one model's score for a task, or which constraints exclude it."""
-    database = db or open_database()
+    from catalog.db.engine import Database, open_database
+
+    database = db if isinstance(db, Database) else open_database(db)
     try:
         options = dict(options)
         options.pop("limit", None)
         options.pop("pareto_only", None)
-        with database.connect() as conn:
-            found = conn.execute(select(models.c.base_model).where(models.c.id == model_id)).first()
+        with reading(database) as reader:
+            found = first(reader, "SELECT base_model FROM models WHERE id = :id", {"id": model_id})
         if found is None:
             from catalog.queries import get_model
 
             get_model(database, model_id)  # raises UnknownModelError with suggestions
             raise AssertionError(f"{model_id} disappeared while it was being explained")
-        base_model = found.base_model
+        base_model = found[0]
         try:
             result = recommend(task, limit=0, db=database, **options)
         except NoMatchError:
@@ -1182,7 +1241,7 @@ def explain(model_id: str, task: str, *, db: Database | None = None, **options: 
             off_task=_off_task(database, model_id, result.task if result else task),
         )
     finally:
-        if db is None:
+        if database is not db:
             database.dispose()
 
 
@@ -1203,21 +1262,23 @@ def _off_task(database: Database, model_id: str, task: str) -> list[q.Ignored]:
 
 
 def _why_excluded(database: Database, model_id: str, task: str, options: dict[str, Any]) -> list[str]:
-    with database.connect() as conn:
-        task_id = resolve_task(conn, task)
+    with reading(database) as reader:
+        task_id = resolve_task(reader, task)
         c = _constraints(task, options)
         reasons = []
-        in_task = conn.scalar(
-            select(model_tasks.c.model_id).where(model_tasks.c.task_id == task_id, model_tasks.c.model_id == model_id)
-        )
+        in_task = scalar(reader, "SELECT model_id FROM model_tasks WHERE task_id = :task AND model_id = :id",
+                         {"task": task_id, "id": model_id})  # fmt: skip
         if in_task is None:
             reasons.append(f"not a {task_id} model")
-        for label, clause in _clauses(conn, c, set()):
-            if conn.scalar(select(func.count()).select_from(models).where(models.c.id == model_id, clause)) == 0:
+        clauses = _clauses(reader, c, set())
+        for label, clause in clauses:
+            found = scalar(reader, f"SELECT count(*) FROM models WHERE models.id = :id AND {clause}",
+                           clauses.params | {"id": model_id})  # fmt: skip
+            if found == 0:
                 reasons.append(label)
         if not reasons:
             reasons.append("a service target (--max-latency-ms / --min-accuracy) or the Pareto filter")
         return reasons
 
 
-_ = (true, false, COMPONENTS)  # re-exported names used by callers and tests
+_ = COMPONENTS  # re-exported for callers and tests
