@@ -160,15 +160,12 @@ def test_tner_model_card_tables(db: Any) -> None:
     assert report.skipped == {"per-entity-type-f1": 644}
     assert (report.rows_read, report.rows_imported) == (986, 342)
     with db.connect() as conn:
-        metrics = dict(
-            conn.execute(
-                select(evidence.c.metric, func.count())
-                .where(evidence.c.source_key == report.source.key)
-                .group_by(evidence.c.metric)
-            )
-            .tuples()
-            .all()
-        )
+        rows = conn.execute(
+            select(evidence.c.metric, func.count())
+            .where(evidence.c.source_key == report.source.key)
+            .group_by(evidence.c.metric)
+        ).all()
+    metrics = {metric: count for metric, count in rows}
     assert metrics == {"seqeval-f1": 114, "macro-entity-f1": 114, "entity-span-f1": 114}
     with db.connect() as conn:
         row = conn.execute(

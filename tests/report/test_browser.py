@@ -46,8 +46,11 @@ class DevTools:
         self.events: list[dict[str, Any]] = []
         self.next_id = 0
 
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
+    def call(self, method: str, wait_s: float = 120.0, **params: Any) -> dict[str, Any]:
+        # Each command sets its own timeout: wait_for and drain leave short ones on the socket, and a full-page
+        # screenshot can take seconds on a loaded machine (CI once timed out on one after drain's 0.5 s).
         self.next_id += 1
+        self.socket.settimeout(wait_s)
         self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
         while True:
             message = json.loads(self.socket.recv())
