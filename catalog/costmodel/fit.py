@@ -4,20 +4,25 @@ Each stored result (status ok, this machine, this device) becomes one observatio
 and decode): the phase's FLOPs, bytes and layer calls (recorded with the result under details["estimate"], or
 recomputed from the model's config when it can be found) and the time measured. The fit is:
 
-    time = max(sum over parts of FLOPs / (rate at the part's rows x e_compute), bytes / (bandwidth x e_bandwidth))
+    time = ideal time of the phase's regime / efficiency
            + layer calls x overhead per layer call + forwards x overhead per forward
            + matmul calls x the calibrated cost of a matmul call at the dtype
 
-with one efficiency per architecture kind x dtype x regime (compute-bound or bandwidth-bound: whichever term is
-larger) and the framework's overheads (per layer call, per forward: they dominate small models and decode steps),
-solved together by weighted least squares on relative errors, with outliers down-weighted. The rate of a matmul
-depends on its rows (the calibration's curve: a decode step's matrix-vector products run far below the peak, and
-bfloat16 ones on a CPU below float32's), and each matmul call has a fixed cost per dtype, also calibrated (known
-terms, not fitted: bfloat16 kernels on a CPU take tens of µs to set up, which a decode step of a small model pays
-at every linear layer). A group without
-observations borrows from the same dtype and regime, then the same regime, then the prior, and the basis says
-which. Memory: the runtime's fixed overhead is the median of measured peak minus the modelled weights,
-activations and KV cache.
+    ideal compute time = sum over parts of FLOPs / rate at the part's rows; ideal memory time = bytes / bandwidth
+
+with one efficiency per architecture kind x dtype x regime and the framework's overheads (per layer call, per
+forward: they dominate small models and decode steps), solved together by weighted least squares on relative
+errors, with outliers down-weighted. The rate of a matmul depends on its rows (the calibration's curve: a decode
+step's matrix-vector products run far below the peak, and bfloat16 ones on a CPU below float32's), and each matmul
+call has a fixed cost per dtype, also calibrated (known terms, not fitted: bfloat16 kernels on a CPU take tens of
+µs to set up, which a decode step of a small model pays at every linear layer).
+
+The regime of a phase (compute-bound or bandwidth-bound) is the larger of its two ideal times at the calibrated
+rates: a property of the work on this machine, decided once before fitting, never from the efficiencies being
+fitted (a regime re-decided from them let one case left out move others to the other regime, and a group then
+lost all its runs). A group without observations borrows from the same dtype and regime, then the same regime,
+then the prior, and the basis says which. Memory: the runtime's fixed overhead is the median of measured peak
+minus the modelled weights, activations and KV cache.
 
 Leave-one-out: `exclude` drops every observation of one (model, batch size, sequence length), so a case is never
 estimated from its own run.
@@ -179,6 +184,11 @@ def ideal_ms(
     return seconds * 1e3, bytes_ / (bandwidth * 1e9) * 1e3
 
 
+def regime_of(compute_ms: float, bandwidth_ms: float) -> str:
+    """The regime of a phase from its ideal times (ideal_ms): the larger one bounds it; a tie is compute-bound."""
+    return "compute" if compute_ms >= bandwidth_ms else "bandwidth"
+
+
 def phase_ms(
     fit: Fit,
     kind: str,
@@ -191,13 +201,13 @@ def phase_ms(
     matmuls: float = 0,
 ) -> tuple[float, str]:
     """Modelled time of a phase and its regime (`parts`: the phase's FLOPs by matmul rows, `matmuls`: its matmul
-    calls; see counts.Phase)."""
+    calls; see counts.Phase): the ideal time of its regime (regime_of) at the fitted efficiency of that regime, plus
+    the overheads and the calibrated cost of its matmul calls."""
     compute, bandwidth = ideal_ms(fit.profile, dtype, flops, bytes_, calls, parts)
-    tc = compute / fit.efficiency(kind, dtype, "compute").value
-    tb = bandwidth / fit.efficiency(kind, dtype, "bandwidth").value
-    regime = "compute" if tc >= tb else "bandwidth"
-    fixed = layer_calls * fit.overhead_ms + calls * fit.call_overhead_ms
-    return max(tc, tb) + fixed + matmuls * fit.profile.matmul_call_ms(dtype), regime
+    regime = regime_of(compute, bandwidth)
+    ideal = compute if regime == "compute" else bandwidth
+    fixed = layer_calls * fit.overhead_ms + calls * fit.call_overhead_ms + matmuls * fit.profile.matmul_call_ms(dtype)
+    return ideal / fit.efficiency(kind, dtype, regime).value + fixed, regime
 
 
 def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
@@ -282,13 +292,9 @@ def fit(
         return _memory(result, memory, exclude)
     ideal = [ideal_ms(profile, o.dtype, o.flops, o.bytes, o.calls, o.parts) for o in obs]
     known = [o.matmuls * profile.matmul_call_ms(o.dtype) for o in obs]
+    keys = [(o.kind, o.dtype, regime_of(*times)) for o, times in zip(obs, ideal, strict=True)]
     weights = [1.0] * len(obs)
     for _ in range(iterations):
-        keys: list[tuple[str, str, str]] = []
-        for o, (compute, bandwidth) in zip(obs, ideal, strict=True):
-            tc = compute / result.efficiency(o.kind, o.dtype, "compute").value
-            tb = bandwidth / result.efficiency(o.kind, o.dtype, "bandwidth").value
-            keys.append((o.kind, o.dtype, "compute" if tc >= tb else "bandwidth"))
         pooled_keys: list[tuple[str, ...]] = [(key[1], key[2]) for key in keys]
         pooled, overheads = _least_squares(
             obs, ideal, pooled_keys, weights, {k: 1 / PRIOR_EFFICIENCY[k[-1]] for k in set(pooled_keys)},
