@@ -10,7 +10,7 @@ from typing import Any
 
 from catalog.db.reader import as_json, as_reader, column, scalar
 from catalog.errors import UnknownArchitectureError, UnknownFamilyError, UnknownTaskError
-from catalog.records import ModelRecord, ReportedMetricRecord
+from catalog.records import ModelRecord, ReportedMetricRecord, TaskRecord
 from catalog.settings import redact_url
 
 
@@ -55,6 +55,36 @@ def _grouped(rows: Iterable[Sequence[Any]]) -> dict[Any, list[Any]]:
     for key, value in rows:
         out.setdefault(key, []).append(value)
     return out
+
+
+def task_records(conn: Any, task_ids: Sequence[str] | None = None) -> list[TaskRecord]:
+    """Tasks in taxonomy order (all, or those ids) with aliases, suitable architectures and model counts."""
+    reader = as_reader(conn)
+    where = "" if task_ids is None else " WHERE {} IN :ids"
+    params = None if task_ids is None else {"ids": list(task_ids)}
+    aliases = _grouped(reader.all("SELECT task_id, alias FROM task_aliases" + where.format("task_id")
+                                  + " ORDER BY position", params))  # fmt: skip
+    archs = _grouped(reader.all("SELECT ta.task_id, a.id FROM task_architectures AS ta JOIN architectures AS a "
+                                "ON a.id = ta.architecture_id" + where.format("ta.task_id") + " ORDER BY a.position",
+                                params))  # fmt: skip
+    counts = dict(reader.all("SELECT task_id, count(*) FROM model_tasks" + where.format("task_id")
+                             + " GROUP BY task_id", params))  # fmt: skip
+    rows = reader.all("SELECT id, name_en, name_zh, modality, description, metrics FROM tasks" + where.format("id")
+                      + " ORDER BY position", params)  # fmt: skip
+    return [
+        TaskRecord(
+            id=task_id,
+            aliases=aliases.get(task_id, []),
+            name_en=name_en,
+            name_zh=name_zh,
+            modality=modality,
+            description=description,
+            metrics=list(as_json(metrics) or []),
+            architectures=archs.get(task_id, []),
+            models=int(counts.get(task_id, 0)),
+        )
+        for task_id, name_en, name_zh, modality, description, metrics in rows
+    ]
 
 
 _MODEL_COLUMNS = ("id, pipeline_tag, family_id, architecture_id, params, license, downloads, library, gated, api_only, "

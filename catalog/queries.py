@@ -20,15 +20,15 @@ from catalog.db.schema import (
     model_languages,
     model_tasks,
     models,
-    task_aliases,
     task_architectures,
     tasks,
 )
 from catalog.errors import UnknownLanguageError, UnknownLicenseError, UnknownModelError, UsageError
-from catalog.lookup import model_records, resolve_architecture, resolve_family, resolve_task
+from catalog.lookup import model_records, resolve_architecture, resolve_family, resolve_task, task_records
 from catalog.records import ArchitectureRecord, FamilyRecord, ModelRecord, TaskDetail, TaskRecord
 
-__all__ = ["model_records", "resolve_architecture", "resolve_family", "resolve_task"]  # defined in catalog.lookup
+# defined in catalog.lookup
+__all__ = ["model_records", "resolve_architecture", "resolve_family", "resolve_task", "task_records"]
 
 
 class Executor(Protocol):
@@ -76,36 +76,7 @@ def _grouped(rows: Iterable[Sequence[Any]]) -> dict[Any, list[Any]]:
 
 def _task_records(conn: Executor, task_ids: list[str] | None = None) -> list[TaskRecord]:
     """Tasks in taxonomy order (all, or those ids) with aliases, suitable architectures and model counts."""
-    query = select(tasks).order_by(tasks.c.position)
-    alias_q = select(task_aliases.c.task_id, task_aliases.c.alias).order_by(task_aliases.c.position)
-    arch_q = (
-        select(task_architectures.c.task_id, architectures.c.id)
-        .join(architectures, architectures.c.id == task_architectures.c.architecture_id)
-        .order_by(architectures.c.position)
-    )
-    count_q = select(model_tasks.c.task_id, func.count()).group_by(model_tasks.c.task_id)
-    if task_ids is not None:
-        query = query.where(tasks.c.id.in_(task_ids))
-        alias_q = alias_q.where(task_aliases.c.task_id.in_(task_ids))
-        arch_q = arch_q.where(task_architectures.c.task_id.in_(task_ids))
-        count_q = count_q.where(model_tasks.c.task_id.in_(task_ids))
-    aliases = _grouped(conn.execute(alias_q))
-    archs = _grouped(conn.execute(arch_q))
-    counts = {task_id: count for task_id, count in conn.execute(count_q)}
-    return [
-        TaskRecord(
-            id=t.id,
-            aliases=aliases.get(t.id, []),
-            name_en=t.name_en,
-            name_zh=t.name_zh,
-            modality=t.modality,
-            description=t.description,
-            metrics=list(t.metrics or []),
-            architectures=archs.get(t.id, []),
-            models=counts.get(t.id, 0),
-        )
-        for t in conn.execute(query)
-    ]
+    return task_records(conn, task_ids)
 
 
 def _architecture_records(
@@ -168,9 +139,13 @@ def _model_types(conn: Executor) -> dict[Any, list[Any]]:
 # ---------------------------------------------------------------------------------------------- listings
 
 
-def list_tasks(db: Database) -> list[TaskRecord]:
-    with db.connect() as conn:
-        return _task_records(conn)
+def list_tasks(db: Database | str | None = None) -> list[TaskRecord]:
+    """Every task (see task_records). `db`: an opened Database, or a URL (None: the configured one), read as
+    catalog.db.reader.reading reads it: a current SQLite file without SQLAlchemy."""
+    from catalog.db.reader import reading
+
+    with reading(db) as reader:
+        return task_records(reader)
 
 
 def list_architectures(db: Database) -> list[ArchitectureRecord]:

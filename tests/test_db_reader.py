@@ -167,3 +167,25 @@ def test_the_quick_path_reads_measured_runs_and_explains_the_same(populated: tup
     )
     with db_reader.reading(url) as reader:
         assert reader.all("SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+
+
+def test_task_records_read_the_same_on_both_paths(populated: tuple[str, Database]) -> None:
+    from sqlalchemy import func, select
+
+    from catalog.db.schema import model_tasks
+    from catalog.lookup import task_records
+
+    url, database = populated
+    with db_reader.reading(url) as reader:
+        assert isinstance(reader, db_reader.SqliteReader)
+        quick = task_records(reader)
+        one = task_records(reader, ["token-classification"])
+    with database.connect() as conn:
+        full = task_records(conn)
+        counts = dict(conn.execute(select(model_tasks.c.task_id, func.count()).group_by(model_tasks.c.task_id)).all())
+    assert _dump([t.to_dict() for t in quick]) == _dump([t.to_dict() for t in full])
+    by_id = {t.id: t for t in quick}
+    assert {t.id: t.models for t in quick if t.models} == counts and counts["token-classification"] > 0
+    ner = by_id["token-classification"]
+    assert "ner" in ner.aliases and ner.architectures and isinstance(ner.metrics, list) and ner.metrics
+    assert [t.to_dict() for t in one] == [ner.to_dict()]

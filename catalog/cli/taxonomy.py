@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from catalog.cli._common import listing_options, name_of, open_db, whole
+from catalog.cli._common import db_url_of, listing_options, name_of, open_db, whole
 
 
 def _join(values: Any) -> str:
@@ -17,10 +17,12 @@ def _join(values: Any) -> str:
 @listing_options
 def tasks_command(db_url: str | None, fmt: str, lang: str) -> None:
     """List the tasks the catalog knows, with aliases (e.g. ner -> token-classification)."""
-    from catalog import queries
+    from catalog.db.reader import reading
+    from catalog.lookup import task_records
     from catalog.output import Column, render
 
-    rows = [t.to_dict() for t in queries.list_tasks(open_db(db_url))]
+    with reading(db_url_of(db_url)) as reader:  # a current SQLite catalog is read without SQLAlchemy
+        rows = [t.to_dict() for t in task_records(reader)]
     if fmt == "json":
         for row in rows:
             row.pop("description", None)
