@@ -85,12 +85,20 @@ class BenchmarkSpec(_Strict):
     protocol: BenchmarkProtocol | None = None
     weight: float = Field(default=1.0, gt=0)
     aggregate: tuple[BenchmarkComponent, ...] = ()
+    by_language: bool = Field(
+        default=False,
+        description="the dataset's config names a language (fr, fr_fr): results compare one language at a time, "
+        "and count only for the languages asked for with --language",
+    )
     description: str = ""
 
     @model_validator(mode="after")
     def _has_data(self) -> BenchmarkSpec:
         if not self.datasets and not self.aggregate:
             raise ValueError(f"benchmark {self.id!r} names no datasets and no aggregate components")
+        if self.by_language and (self.config or self.aggregate or any(":" in d for d in self.datasets)):
+            raise ValueError(f"benchmark {self.id!r} is by_language: its datasets' config is the language, so it "
+                             "names no config and no aggregate")  # fmt: skip
         return self
 
 

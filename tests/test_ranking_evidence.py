@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from catalog.evidence.benchmarks import language_of
 from catalog.recommend.quality import (
     MEASURED_KIND,
     Benchmark,
@@ -178,6 +179,9 @@ def _comparable(a: EvidenceItem, b: EvidenceItem, bench: Benchmark | None, facts
         return False
     if bench is None and (a.shots, a.variant, a.dataset.lower()) != (b.shots, b.variant, b.dataset.lower()):
         return False
+    same_language = a.dataset.lower() == b.dataset.lower() and language_of(a) == language_of(b) is not None
+    if bench is not None and bench.by_language and not same_language:  # one language of one release at a time
+        return False
     if a.metric == "perplexity":
         lineage = [x.tokenizer or facts[x.model_id].base_model or x.model_id for x in (a, b)]
         return lineage[0] == lineage[1]
@@ -197,6 +201,9 @@ def _random_evidence(rng: random.Random) -> tuple[list[Benchmark], dict[str, lis
         raw.append(entry)
     raw.append({"id": "agg", "name": "AGG", "metric": "mteb-mean",
                 "aggregate": [{"dataset": d, "metric": "accuracy"} for d in ("d1", "d2")]})  # fmt: skip
+    raw.append({"id": "lang", "name": "LANG", "datasets": ["d5", "alias-d5"], "metric": rng.choice(metrics)[0],
+                "by_language": True})  # fmt: skip
+    datasets.append("d5")
     models = [f"m{i}" for i in range(rng.randint(2, 12))]
     facts = {m: CandidateFacts(base_model=rng.choice([None, None, *models])) for m in models}
     evidence: dict[str, list[EvidenceItem]] = {}
@@ -213,7 +220,7 @@ def _random_evidence(rng: random.Random) -> tuple[list[Benchmark], dict[str, lis
         evidence.setdefault(model, []).append(EvidenceItem(
             key=f"e{n}", model_id=model, task_id=rng.choice([None, None, None, "other-task"]),
             dataset=rng.choice([dataset, f"alias-{dataset}"]) if dataset != "mystery" else dataset,
-            dataset_config=None, split=None, metric=metric, value=rng.uniform(0, 100), higher_is_better=higher,
+            dataset_config=rng.choice([None, "fr", "fr_FR", "de", "de-DE", "zh-CN"]), split=None, metric=metric, value=rng.uniform(0, 100), higher_is_better=higher,
             n_shot=rng.choice([None, 0, 5, 5]), protocol=rng.choice([None, None, None, "cot"]),
             source_kind=rng.choice(["model-card", "leaderboard", MEASURED_KIND]), source_name="gen",
             source_date=datetime(2024, rng.randint(1, 12), 1), tokenizer=rng.choice([None, "t1"]),
@@ -222,12 +229,18 @@ def _random_evidence(rng: random.Random) -> tuple[list[Benchmark], dict[str, lis
     return parse_benchmarks(raw), evidence, facts
 
 
+def _languages(rng: random.Random) -> tuple[str, ...]:
+    """The languages asked for (--language), as the by_language benchmark reads them."""
+    return rng.choice([(), ("fr",), ("fr", "de"), ("zh",), ("en",)])
+
+
 @pytest.mark.parametrize("seed", range(300))
 def test_no_ranking_compares_across_benchmarks_metrics_or_directions(seed: int) -> None:
     rng = random.Random(seed)
     benchmarks, evidence, facts = _random_evidence(rng)
+    languages = _languages(rng)
     by_id = {b.id: b for b in benchmarks}
-    result = assess("task", benchmarks, evidence, facts)
+    result = assess("task", benchmarks, evidence, facts, languages)
     groups: dict[tuple[Any, ...], list[tuple[str, Any]]] = {}
     for model, quality in result.items():
         assert 0.0 <= quality.value <= 1.0
@@ -249,6 +262,8 @@ def test_no_ranking_compares_across_benchmarks_metrics_or_directions(seed: int) 
                         assert item.shots in (None, bench.n_shot)  # unstated: the benchmark's own protocol
                 if bench is not None and bench.aggregate:
                     assert item.dataset in {m.dataset for m in bench.aggregate} and item.metric == "accuracy"
+                if bench is not None and bench.by_language:  # only the languages asked for
+                    assert language_of(item) in languages
         firsts = [used.items[0] for _, used in members]
         for a in firsts:
             for b in firsts:
@@ -312,18 +327,22 @@ def test_ranking_and_evidence_list_read_rows_by_one_rule(seed: int) -> None:
 
     rng = random.Random(5000 + seed)
     benchmarks, evidence, facts = _random_evidence(rng)
+    languages = _languages(rng)
     by_id = {b.id: b for b in benchmarks}
-    result = assess("task", benchmarks, evidence, facts)
+    result = assess("task", benchmarks, evidence, facts, languages)
     placed_here = {"no comparable candidates", "another figure", "partial coverage"}
     for quality in result.values():
         for used in quality.used:
             bench = by_id.get(used.benchmark_id)
             for item in used.items:
-                assert bench is None or matches(bench, item, "task"), (bench, item)
+                assert bench is None or matches(bench, item, "task", languages), (bench, item)
         for ignored in quality.ignored:
             if any(phrase in ignored.reason for phrase in placed_here):
                 continue  # placed on a benchmark, then not compared: the rule accepted it
-            assert not any(matches(b, ignored.item, "task") for b in benchmarks), (ignored.reason, ignored.item)
+            assert not any(matches(b, ignored.item, "task", languages) for b in benchmarks), (
+                ignored.reason,
+                ignored.item,
+            )
 
 
 def test_a_row_without_a_split_is_taken_and_says_so() -> None:
@@ -332,3 +351,60 @@ def test_a_row_without_a_split_is_taken_and_says_so() -> None:
     assert result["a"].basis == "evidence" and result["a"].value > result["b"].value
     assert result["a"].notes == {evidence["a"][0].key: "split not stated"} and not result["b"].notes
     assert result["c"].ignored[0].reason == "other split: dev, CoNLL-03 uses test"
+
+
+FLEURS = {"id": "fleurs", "name": "FLEURS", "datasets": ["google/fleurs"], "metric": "wer", "by_language": True}
+COMMON_VOICE = {"id": "cv", "name": "CommonVoice", "metric": "wer", "by_language": True,
+                "datasets": ["mozilla-foundation/common_voice_7_0", "mozilla-foundation/common_voice_8_0"]}  # fmt: skip
+
+
+def _wer(model: str, value: float, dataset: str, config: str | None) -> EvidenceItem:
+    return _item(model, value, dataset, "wer", higher_is_better=False, dataset_config=config, key=f"{model}{config}")
+
+
+def test_a_by_language_benchmark_compares_one_language_at_a_time_and_only_those_asked_for() -> None:
+    evidence = {
+        "fr-model": [_wer("fr-model", 0.08, "google/fleurs", "fr_fr")],
+        "multi": [_wer("multi", 0.12, "google/fleurs", "fr_fr"), _wer("multi", 0.04, "google/fleurs", "de_de")],
+        "de-model": [_wer("de-model", 0.02, "google/fleurs", "de_de")],  # the best WER, but in German
+        "unstated": [_wer("unstated", 0.01, "google/fleurs", None)],
+    }
+    facts = _facts("fr-model", "multi", "de-model", "unstated")
+    benchmarks = parse_benchmarks([FLEURS])
+    french = assess("automatic-speech-recognition", benchmarks, evidence, facts, ("fr",))
+    assert french["fr-model"].value > french["multi"].value > 0
+    assert [u.benchmark for u in french["fr-model"].used] == ["FLEURS fr"]
+    assert french["de-model"].basis != "evidence"
+    assert french["de-model"].ignored[0].reason == "another language: de on FLEURS, asked for fr"
+    assert french["unstated"].ignored[0].reason == "another language: none stated on FLEURS, asked for fr"
+    # two languages asked for: a standing per language, never one group across them
+    both = assess("automatic-speech-recognition", benchmarks, evidence, facts, ("fr", "de"))
+    groups = {u.group for q in both.values() for u in q.used}
+    assert len(groups) == 2
+    assert {u.benchmark for u in both["multi"].used} == {"FLEURS fr", "FLEURS de"}
+    assert both["multi"].value == pytest.approx((0.25 + 0.25) / 2)  # worse in fr (1 of 2), worse in de (1 of 2)
+    # no language asked for: the benchmark ranks nothing, and says why
+    none = assess("automatic-speech-recognition", benchmarks, evidence, facts)
+    assert all(q.basis != "evidence" for q in none.values())
+    assert none["fr-model"].ignored[0].reason == "per-language: FLEURS fr counts with --language"
+
+
+def test_each_release_of_a_by_language_benchmark_compares_only_with_itself() -> None:
+    evidence = {
+        "a": [_wer("a", 0.20, "mozilla-foundation/common_voice_7_0", "fr")],
+        "b": [_wer("b", 0.10, "mozilla-foundation/common_voice_8_0", "fr")],
+        "c": [_wer("c", 0.15, "mozilla-foundation/common_voice_8_0", "fr-FR")],
+    }
+    result = assess("automatic-speech-recognition", parse_benchmarks([COMMON_VOICE]), evidence, _facts("a", "b", "c"),
+                    ("fr",))  # fmt: skip
+    assert result["b"].value > result["c"].value  # CV 8.0 fr and fr-FR: one group
+    assert result["a"].basis != "evidence"  # alone on CV 7.0
+    assert result["a"].ignored[0].reason == "no comparable candidates on CommonVoice fr"
+
+
+def test_language_of_reads_the_config() -> None:
+    from catalog.evidence.benchmarks import language_of
+
+    assert [language_of(_wer("m", 0.1, "d", c)) for c in ("fr", "fr_fr", "zh-CN", "PT", None, "")] == [
+        "fr", "fr", "zh", "pt", None, None
+    ]  # fmt: skip

@@ -109,3 +109,15 @@ def test_unreadable_file(tmp_path: Path) -> None:
 def test_yaml_is_safe_loaded() -> None:
     with pytest.raises(TaxonomyError, match="invalid YAML"):
         parse_taxonomy("version: !!python/object/apply:os.system ['echo pwned']\n", "evil.yaml")
+
+
+def test_a_by_language_benchmark_takes_its_language_from_the_rows() -> None:
+    data = _mini()
+    bench = {"id": "fleurs", "name": "FLEURS", "datasets": ["google/fleurs"], "metric": "wer", "by_language": True}
+    data["tasks"][0]["metrics"] = ["wer"]
+    data["tasks"][0]["benchmarks"] = [bench]
+    parse_taxonomy(yaml.safe_dump(data), "my.yaml")  # valid
+    data["tasks"][0]["benchmarks"] = [bench | {"config": "fr_fr"}]
+    assert "benchmark 'fleurs' is by_language: its datasets' config is the language" in _error(data)
+    data["tasks"][0]["benchmarks"] = [bench | {"datasets": ["google/fleurs:fr_fr"]}]
+    assert "benchmark 'fleurs' is by_language" in _error(data)

@@ -4,12 +4,16 @@ The seeded record is plain JSON (the recommend path reads it without pydantic):
 
     {"id", "name", "datasets": [...], "config", "splits": [...], "metric", "label", "higher_is_better",
      "protocol": {"n_shot", "variant"} | null, "weight", "description",
-     "aggregate": [{"dataset", "config", "split", "metric"}, ...]}
+     "aggregate": [{"dataset", "config", "split", "metric"}, ...], "by_language": bool}
 
 Rows are compared only within one benchmark, i.e. one dataset family + metric + protocol; an aggregate counts a
 model only when every member is covered (`aggregate_coverage`). The checks return the reason a row does not count
 (None when it does): the ranking (catalog.recommend.quality) shows these reasons in --explain, and
 `catalog evidence list --benchmark` keeps the rows they accept, so both read evidence by this one rule.
+
+A benchmark `by_language` (FLEURS, the Open ASR Leaderboard's per-language sets) reads the row's config as a
+language: results compare only within one language (`language_of`), and only for the languages asked for
+(`language_problem`); without a language asked for, the benchmark ranks nothing.
 
 A row that states no split is taken on a benchmark with splits (model cards mostly omit it and report test), but is
 marked "split not stated" (`split_note`); a benchmark whose `splits` include "unstated" declares what such a figure
@@ -123,6 +127,7 @@ class Benchmark:
     aggregate: tuple[Member, ...] = ()
     higher_is_better: bool | None = None
     metric_label: str | None = None
+    by_language: bool = False  # the row's config is a language (see language_problem)
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> Benchmark:
@@ -150,6 +155,7 @@ class Benchmark:
             aggregate=tuple(Member.parse(m) for m in data.get("aggregate") or ()),
             higher_is_better=data.get("higher_is_better"),
             metric_label=data.get("label"),
+            by_language=bool(data.get("by_language", False)),
         )
 
     def label_for(self, metric: str) -> str | None:
@@ -267,13 +273,22 @@ def member_problem(bench: Benchmark, member: Member, row: _RowLike, task_id: str
     return _requirement_problem(bench, row, member.metric or bench.metric, None, splits, task_id)
 
 
-def problem(bench: Mapping[str, Any] | Benchmark, row: _RowLike, task_id: str | None = None) -> str | None:
+def problem(
+    bench: Mapping[str, Any] | Benchmark,
+    row: _RowLike,
+    task_id: str | None = None,
+    languages: Sequence[str] | None = None,
+) -> str | None:
     """Why `row` counts on no part of the benchmark (a listed dataset or an aggregate member), None when it counts
-    somewhere; the first reason found otherwise."""
+    somewhere; the first reason found otherwise. `languages`: those asked for, checked on a by_language benchmark
+    (None: any language, as `catalog evidence list` lists them)."""
     bench = as_benchmark(bench)
     reasons = []
     if bench.datasets:
-        reasons.append(result_problem(bench, row, task_id))
+        found = result_problem(bench, row, task_id)
+        if found is None and languages is not None:
+            found = language_problem(bench, row, languages)
+        reasons.append(found)
     dataset = row.dataset.lower()
     for member in bench.aggregate:
         if member.dataset.lower() == dataset:
@@ -285,9 +300,35 @@ def problem(bench: Mapping[str, Any] | Benchmark, row: _RowLike, task_id: str | 
     return next((r for r in reasons if r and not r.startswith("not on ")), reasons[0])
 
 
-def matches(bench: Mapping[str, Any] | Benchmark, row: _RowLike, task_id: str | None = None) -> bool:
+def matches(
+    bench: Mapping[str, Any] | Benchmark,
+    row: _RowLike,
+    task_id: str | None = None,
+    languages: Sequence[str] | None = None,
+) -> bool:
     """Whether an evidence row counts on this benchmark (see `problem`)."""
-    return problem(bench, row, task_id) is None
+    return problem(bench, row, task_id, languages) is None
+
+
+def language_of(row: _RowLike) -> str | None:
+    """The language a row's config names on a by_language benchmark: `fr` for fr, fr_fr or fr-FR; None when the
+    row states no config."""
+    config = (row.dataset_config or "").strip().lower()
+    return re.split(r"[_-]", config, maxsplit=1)[0] or None
+
+
+def language_problem(bench: Benchmark, row: _RowLike, languages: Sequence[str]) -> str | None:
+    """Why a row on a by_language benchmark does not count for the languages asked for (--language), None when it
+    does (or the benchmark is not by language). Without a language asked for, no row counts: results in different
+    languages are not comparable, and one language's would stand in for the others'."""
+    if not bench.by_language:
+        return None
+    language = language_of(row)
+    if not languages:
+        return f"per-language: {bench.name} {language or '(no language stated)'} counts with --language"
+    if language not in {code.lower() for code in languages}:
+        return f"another language: {language or 'none stated'} on {bench.name}, asked for {', '.join(languages)}"
+    return None
 
 
 def split_note(bench: Benchmark, row: _RowLike, member: Member | None = None) -> str | None:

@@ -645,7 +645,7 @@ def _recommend(
         kept = candidates  # no target to check: every candidate stays
     else:
         if c.min_accuracy is not None:
-            first = q.assess(task_id, benchmarks, evidence, by_id)
+            first = q.assess(task_id, benchmarks, evidence, by_id, c.languages)
         kept = []
         for cand in candidates:
             if c.max_latency_ms is not None:
@@ -682,9 +682,9 @@ def _recommend(
             kept.append(cand)
     # standings are taken among the models that are left
     if len(kept) < len(candidates):
-        assessed = q.assess(task_id, benchmarks, evidence, {cand.id: cand for cand in kept})
+        assessed = q.assess(task_id, benchmarks, evidence, {cand.id: cand for cand in kept}, c.languages)
     else:
-        assessed = first if first is not None else q.assess(task_id, benchmarks, evidence, by_id)
+        assessed = first if first is not None else q.assess(task_id, benchmarks, evidence, by_id, c.languages)
 
     scored = _score_all(kept, latency, assessed, weights, task_id, now)
     pareto_ids = _pareto(by_id, latency, assessed, figures)

@@ -31,6 +31,8 @@ from catalog.evidence.benchmarks import (
     MEASURED_KIND,
     Benchmark,
     Member,
+    language_of,
+    language_problem,
     member_problem,
     parse_benchmarks,
     result_problem,
@@ -214,8 +216,11 @@ class _Matcher:
     row counts on a benchmark is catalog.evidence.benchmarks' rule (the one `catalog evidence list --benchmark`
     uses); the indexes here only narrow which benchmarks to ask."""
 
-    def __init__(self, task_id: str, benchmarks: Sequence[Benchmark], facts: Mapping[str, Lineage]) -> None:
+    def __init__(
+        self, task_id: str, benchmarks: Sequence[Benchmark], facts: Mapping[str, Lineage], languages: Sequence[str]
+    ) -> None:
         self.task_id = task_id
+        self.languages = tuple(languages)
         self.benchmarks = list(benchmarks)
         self.facts = facts
         self.by_dataset: dict[str, list[Benchmark]] = {}
@@ -255,11 +260,14 @@ class _Matcher:
         reasons: list[str] = []
         dataset = item.dataset.lower()
         for bench in self.by_dataset.get(dataset, []):
-            reason = result_problem(bench, item, self.task_id)
+            reason = result_problem(bench, item, self.task_id) or language_problem(bench, item, self.languages)
             if reason:
                 reasons.append(reason)
             else:
-                placements.append((bench, self._key(bench.id, item, bench), None, split_note(bench, item)))
+                key = self._key(bench.id, item, bench)
+                if bench.by_language:  # one language's results compare only with that language's, on one release
+                    key += (("language", item.dataset.lower(), language_of(item)),)
+                placements.append((bench, key, None, split_note(bench, item)))
         if item.source_kind != MEASURED_KIND:  # member_problem refuses it: a set measured here stands alone
             for bench, member in self.member_of.get(dataset, []):
                 reason = member_problem(bench, member, item, self.task_id)
@@ -303,10 +311,12 @@ def assess(
     benchmarks: Sequence[Benchmark],
     evidence: Mapping[str, Sequence[EvidenceItem]],
     facts: Mapping[str, Lineage],
+    languages: Sequence[str] = (),
 ) -> Assessment:
     """The accuracy component of every candidate (the keys of `facts`) from its evidence: an Assessment, which
-    holds the candidates with evidence or a prior and reads any other candidate as Quality() (no evidence)."""
-    matcher = _Matcher(task_id, benchmarks, facts)
+    holds the candidates with evidence or a prior and reads any other candidate as Quality() (no evidence).
+    `languages`: those asked for (--language), which the by_language benchmarks rank on."""
+    matcher = _Matcher(task_id, benchmarks, facts, languages)
     quality = Assessment()
     groups: dict[tuple[Any, ...], dict[str, list[EvidenceItem]]] = {}  # group key -> model -> rows
     aggregates: dict[tuple[Any, ...], dict[str, dict[Member, list[EvidenceItem]]]] = {}
@@ -326,7 +336,7 @@ def assess(
                 if bench is not None and member is not None:  # one task of an aggregate: never the aggregate's value
                     q.shown_on, q.shown_label = f"{item.dataset} (part of {bench.name})", None
                 elif bench is not None:
-                    q.shown_on, q.shown_label = bench.name, bench.label_for(item.metric)
+                    q.shown_on, q.shown_label = _display_name(bench, item), bench.label_for(item.metric)
                 else:
                     q.shown_on, q.shown_label = item.dataset_label or item.dataset, None
             for bench, key, member, note in placements:
@@ -398,6 +408,11 @@ def assess(
     return quality
 
 
+def _display_name(bench: Benchmark, item: EvidenceItem) -> str:
+    """The benchmark's name, with the row's language on a by_language benchmark (FLEURS fr)."""
+    return f"{bench.name} {language_of(item)}" if bench.by_language else bench.name
+
+
 def _place_group(
     quality: dict[str, Quality],
     bench: Benchmark | None,
@@ -408,6 +423,8 @@ def _place_group(
 ) -> None:
     if bench is not None:
         bench_id, name = bench.id, bench.name
+        if bench.by_language and chosen:
+            name = _display_name(bench, next(iter(chosen.values()))[1][0])
     else:
         first = next(iter(chosen.values()))[1][0] if chosen else None
         bench_id = str(key[0])
