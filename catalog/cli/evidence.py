@@ -178,24 +178,57 @@ def _value(row: dict[str, Any]) -> str:
     return f"{row['value']:.4g}"
 
 
+def _checked(row: dict[str, Any]) -> str:
+    return "verified" if row["verified"] else ("self" if row["self_reported"] else "—")
+
+
 def _evidence_columns() -> list[Any]:
+    """The evidence table's columns: model, dataset, metric and value always; the others by priority while they fit
+    (fit_table: columns chosen by width, no word cut, model ids whole)."""
     from catalog.output import Column
 
     return [
-        Column("Model", lambda r: r["model_id"], min_width=20, no_wrap=True),
-        Column("Task", lambda r: r["task_id"] or "—", optional=True),
+        Column("Model", lambda r: r["model_id"], no_wrap=True),
         Column("Dataset", lambda r: r["dataset"] + (f":{r['dataset_config']}" if r["dataset_config"] else "")),
-        Column("Split", lambda r: r["split"] or "—", optional=True),
-        Column("Metric", lambda r: r["metric"]),
+        Column("Metric", lambda r: r["metric"], no_wrap=True),
         Column("Value", _value, justify="right", no_wrap=True),
-        Column("Shots", lambda r: "—" if r["n_shot"] is None else r["n_shot"], optional=True),
-        Column("Kind", lambda r: r["source_kind"], no_wrap=True),
-        Column("Source", lambda r: r["source_name"], optional=True),
-        Column("Date", lambda r: (r["source_date"] or "")[:10] or "—", optional=True),
-        Column(
-            "Checked", lambda r: "verified" if r["verified"] else ("self" if r["self_reported"] else "—"), no_wrap=True
-        ),
+        Column("Kind", lambda r: r["source_kind"], no_wrap=True, priority=1),
+        Column("Split", lambda r: r["split"] or "—", no_wrap=True, priority=2),
+        Column("Checked", _checked, no_wrap=True, priority=3),
+        Column("Date", lambda r: (r["source_date"] or "")[:10] or "—", no_wrap=True, priority=4),
+        Column("Shots", lambda r: "—" if r["n_shot"] is None else r["n_shot"], no_wrap=True, priority=5),
+        Column("Task", lambda r: r["task_id"] or "—", no_wrap=True, priority=6),
+        Column("Source", lambda r: r["source_name"], priority=7),
     ]
+
+
+def _render_evidence(rows: list[dict[str, Any]], fmt: str, title: str, empty: str) -> None:
+    """JSON and CSV carry every field; the table fits the terminal, or, narrower than its four main columns, lists
+    one row per line."""
+    from catalog.output import render
+
+    if fmt != "table" or not rows:
+        render(rows, _evidence_columns(), fmt, title=title, empty=empty)
+        return
+    from rich.console import Console
+
+    print_evidence(rows, Console(), title)
+
+
+def print_evidence(rows: list[dict[str, Any]], console: Any, title: str) -> None:
+    """The evidence table fitted to the console, else one row per line."""
+    from rich.markup import escape
+
+    from catalog.output import fit_table
+
+    fitted = fit_table(console, rows, _evidence_columns(), title=title)
+    if fitted is not None:
+        console.print(fitted[0])
+        return
+    for row in rows:
+        dataset = row["dataset"] + (f":{row['dataset_config']}" if row["dataset_config"] else "")
+        console.print(escape(f"{row['model_id']}: {row['metric']} {_value(row)} on {dataset} "
+                             f"[{row['source_kind']}]"))  # fmt: skip
 
 
 @evidence_group.command("list")
@@ -210,13 +243,11 @@ def list_command(
 ) -> None:
     """List evidence rows, filtered by model, task and benchmark."""
     from catalog.evidence.api import list_evidence
-    from catalog.output import render
 
     rows = [
         r.to_dict() for r in list_evidence(open_db(db_url), model=model, task=task, benchmark=benchmark, limit=limit)
     ]
-    render(rows, _evidence_columns(), fmt, title="Evidence", empty="No evidence matches. Import some with "
-           "`catalog evidence import PATH`.")  # fmt: skip
+    _render_evidence(rows, fmt, "Evidence", "No evidence matches. Import some with `catalog evidence import PATH`.")
 
 
 @evidence_group.command("show")
@@ -226,11 +257,10 @@ def list_command(
 def show_command(model_id: str, fmt: str, db_url: str | None) -> None:
     """Every evidence row for one model, with its source, date and whether it was verified."""
     from catalog.evidence.api import model_evidence
-    from catalog.output import render
 
     rows = [r.to_dict() for r in model_evidence(open_db(db_url), model_id)]
-    render(rows, _evidence_columns(), fmt, title=f"Evidence for {model_id}",
-           empty=f"No evidence for {model_id}. Import some with `catalog evidence import PATH`.")  # fmt: skip
+    _render_evidence(rows, fmt, f"Evidence for {model_id}",
+                     f"No evidence for {model_id}. Import some with `catalog evidence import PATH`.")  # fmt: skip
 
 
 COMMANDS = [evidence_group]

@@ -133,3 +133,37 @@ def test_sources_table_readable_at_width(width: int) -> None:
     assert len(keys) <= 2 * len(_SOURCES)  # a key on its own line (the terminal may fold it), not in fragments
     if width >= 120:
         assert "Skipped" in table and "unknown-benchmark 1" in table
+
+
+_ROWS = [
+    {"model_id": model, "task_id": "automatic-speech-recognition", "dataset": dataset, "dataset_config": config,
+     "split": split, "metric": "wer", "value": value, "n_shot": None, "source_kind": "leaderboard",
+     "source_name": "open-asr-leaderboard/multilingual", "source_date": None, "verified": True,
+     "self_reported": False}
+    for model, dataset, config, split, value in [
+        ("CohereLabs/cohere-transcribe-03-2026", "open-asr-leaderboard/fleurs", "fr", None, 0.048),
+        ("jonatasgrosman/wav2vec2-large-xlsr-53-chinese-zh-cn", "mozilla-foundation/common_voice_8_0", "zh-CN",
+         "test", 0.824),
+        ("dslim/bert-base-NER", "conll2003", None, "test", 0.9259),
+    ]
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [60, 80, 120, 160])
+def test_evidence_table_readable_at_width(width: int) -> None:
+    """Columns are chosen by width: no word is cut, the model id and dataset stay whole, nothing runs off the edge;
+    too narrow for the table, each row is one line."""
+    from rich.console import Console
+
+    from catalog.cli.evidence import print_evidence
+
+    console = Console(width=width, record=True, color_system=None)
+    print_evidence(_ROWS, console, "Evidence")
+    text = console.export_text()
+    assert all(len(line) <= width for line in text.splitlines())
+    for row in _ROWS:  # whole, on one line
+        assert row["model_id"] in text and row["dataset"] in text and f"{row['value']:.4g}" in text
+    if width >= 120:
+        assert "Model" in text and "Value" in text  # a table
+    if width >= 160:
+        assert "Kind" in text and "leaderboard" in text
