@@ -7,7 +7,7 @@ import io
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 FORMATS = ("table", "json", "csv")
@@ -82,16 +82,29 @@ def render_table(
     title: str | None = None,
     caption: str | None = None,
     empty: str = "Nothing to show.",
+    console: Any = None,
 ) -> None:
+    """A listing as a table fitted to the terminal: fit_table (the required columns always, optional ones in order
+    while they fit; cells wrap only between words, so ids and words are never cut). When the required columns'
+    longest words do not fit side by side, rich lays the table out as before: optional columns dropped below WIDE,
+    long words folded."""
     from rich.console import Console
-    from rich.table import Table
 
-    console = Console()
+    console = console or Console()
     if not rows:
         console.print(empty)
         return
+    ranked = [
+        c if c.priority or not c.optional else replace(c, priority=i)
+        for i, c in enumerate(columns, start=1)
+    ]  # fmt: skip
+    fitted = fit_table(console, rows, ranked, title=title, caption=caption)
+    if fitted is not None:
+        console.print(fitted[0])
+        return
     from rich import box
     from rich.markup import escape
+    from rich.table import Table
 
     narrow = console.width < WIDE
     if narrow:
@@ -113,8 +126,6 @@ def render_table(
             no_wrap=column.no_wrap,
             overflow="fold",
         )
-    from rich.markup import escape
-
     for row in rows:
         # Cell text is data (model ids, "[card]" tags ...), never rich markup.
         table.add_row(*("" if (v := c.value(row)) is None else escape(str(v)) for c in columns))
@@ -141,15 +152,17 @@ def fit_table(
     texts = {id(c): ["" if (v := c.value(row)) is None else str(v) for row in rows] for c in columns}
     cells = {key: [escape(text) for text in values] for key, values in texts.items()}
 
+    from rich.cells import cell_len  # terminal cells: a CJK character takes two
+
     def longest_word(column: Column) -> int:
         """The narrowest the column may be without cutting a word (or a no_wrap cell)."""
         pieces = [column.header, *texts[id(column)]]
         if column.no_wrap:
-            return max(len(piece) for piece in pieces)
-        return max((len(word) for piece in pieces for word in piece.split()), default=1)
+            return max(cell_len(piece) for piece in pieces)
+        return max((cell_len(word) for piece in pieces for word in piece.split()), default=1)
 
     def natural(column: Column) -> int:
-        longest = max(len(piece) for piece in [column.header, *texts[id(column)]])
+        longest = max(cell_len(piece) for piece in [column.header, *texts[id(column)]])
         floor = longest_word(column)
         return min(longest, max(column.max_width, floor)) if column.max_width else longest
 
