@@ -129,7 +129,24 @@ def render_table(
     for row in rows:
         # Cell text is data (model ids, "[card]" tags ...), never rich markup.
         table.add_row(*("" if (v := c.value(row)) is None else escape(str(v)) for c in columns))
-    console.print(table)
+    from rich.cells import cell_len
+
+    laid_out = io.StringIO()  # rich's own layout at this width, uncropped: does any line run off the edge?
+    Console(width=console.width, file=laid_out, color_system=None).print(table, crop=False)
+    if all(cell_len(line) <= console.width for line in laid_out.getvalue().splitlines()):
+        console.print(table)
+        return
+    # Even folded, the columns would run off the edge (and be cropped): one block of `Header: value` lines a row.
+    if title:
+        console.print(escape(title), style="bold")
+    for row in rows:
+        console.print()
+        for column in columns:
+            value = column.value(row)
+            console.print(f"[bold]{escape(column.header)}:[/bold] {escape('' if value is None else str(value))}")
+    if caption:
+        console.print()
+        console.print(escape(caption))
 
 
 def fit_table(

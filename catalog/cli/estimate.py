@@ -28,6 +28,10 @@ def _p50(row: dict[str, Any]) -> str:
     return text
 
 
+def _bound_by(row: dict[str, Any]) -> str:
+    return ", ".join(f"{phase} {regime.split('-')[0]}" for phase, regime in row["regime"].items())
+
+
 def _estimate_columns() -> list[Any]:
     from catalog.output import Column
 
@@ -39,10 +43,10 @@ def _estimate_columns() -> list[Any]:
         Column("p50 est. [interval]", _p50, justify="right"),
         Column("Prefill", lambda r: _duration(r["prefill_ms"]), justify="right"),
         Column("Decode per token", lambda r: _duration(r["decode_ms_per_token"]), justify="right"),
-        Column("tokens/s", lambda r: _fmt(r["throughput"]["tokens_s"], ".0f"), justify="right"),
-        Column("items/s", lambda r: _fmt(r["throughput"]["items_s"], ".3g"), justify="right"),
+        Column("tokens/s", lambda r: _fmt(r["throughput"]["tokens_s"], ".0f"), justify="right", optional=True),
+        Column("items/s", lambda r: _fmt(r["throughput"]["items_s"], ".3g"), justify="right", optional=True),
         Column("RSS MiB", lambda r: _fmt(r["peak_rss_mb"]["inference"], ".0f"), justify="right"),
-        Column("Bound by", lambda r: ", ".join(f"{k} {v.split('-')[0]}" for k, v in r["regime"].items())),
+        Column("Bound by", _bound_by, optional=True),
     ]
 
 
