@@ -131,9 +131,12 @@ def render_table(
         table.add_row(*("" if (v := c.value(row)) is None else escape(str(v)) for c in columns))
     from rich.cells import cell_len
 
-    laid_out = io.StringIO()  # rich's own layout at this width, uncropped: does any line run off the edge?
+    # rich's own layout at this width, uncropped: it may run off the edge, or shorten a no_wrap cell (an id)
+    laid_out = io.StringIO()
     Console(width=console.width, file=laid_out, color_system=None).print(table, crop=False)
-    if all(cell_len(line) <= console.width for line in laid_out.getvalue().splitlines()):
+    text = laid_out.getvalue()
+    whole = all(str(v) in text for c in columns if c.no_wrap for row in rows if (v := c.value(row)) is not None)
+    if whole and all(cell_len(line) <= console.width for line in text.splitlines()):
         console.print(table)
         return
     # Even folded, the columns would run off the edge (and be cropped): one block of `Header: value` lines a row.
