@@ -33,12 +33,12 @@ def models_command(
     )
     rows = [r.to_dict() for r in records]
     columns = [
-        Column("Model", lambda r: r["id"], min_width=24),
+        Column("Model", lambda r: r["id"], no_wrap=True),  # whole; the optional columns give way to it
         Column("Task", lambda r: r["pipeline_tag"], optional=True),
         Column("Family", lambda r: r["family"], optional=True),
         Column("Architecture", lambda r: r["architecture"], optional=True),
         Column("Params", lambda r: human_count(r["params"]), justify="right"),
-        Column("License", lambda r: r["license"]),
+        Column("License", lambda r: r["license"], optional=True, priority=1),
         Column(
             "Languages",
             lambda r: ", ".join(r["languages"][:4]) + (" …" if len(r["languages"]) > 4 else ""),

@@ -70,10 +70,10 @@ def task_command(name: str, top: int, db_url: str | None, fmt: str, lang: str) -
     )
     console.print("Families: " + _join(f.name for f in detail.families))
     columns = [
-        Column("Model", lambda r: r["id"], min_width=24),
-        Column("Family", lambda r: r["family"]),
+        Column("Model", lambda r: r["id"], no_wrap=True),  # whole; the optional columns give way to it
+        Column("Family", lambda r: r["family"], optional=True, priority=2),
         Column("Params", lambda r: human_count(r["params"]), justify="right"),
-        Column("License", lambda r: r["license"]),
+        Column("License", lambda r: r["license"], optional=True, priority=1),
         Column("Downloads", lambda r: human_count(r["downloads"]), justify="right"),
     ]
     render(
@@ -93,13 +93,17 @@ def architectures_command(db_url: str | None, fmt: str, lang: str) -> None:
     from catalog.output import Column, render
 
     rows = [a.to_dict() for a in queries.list_architectures(open_db(db_url))]
+    name_rank = 0 if lang == "zh" else 1  # 0: always shown
     columns = [
         Column("Architecture", lambda r: r["id"], no_wrap=True),
-        Column("名称" if lang == "zh" else "Name", lambda r: name_of(r, lang)),
+        # the Chinese name stays for --lang zh; the English one gives way first on a narrow terminal
+        Column(
+            "名称" if lang == "zh" else "Name", lambda r: name_of(r, lang), optional=lang != "zh", priority=name_rank
+        ),
         Column("Attention", lambda r: r["attention"], max_width=40),
         Column("Objective", lambda r: r["objective"], max_width=30),
         Column("Suits", lambda r: r["suits"], max_width=40),
-        Column("Families", lambda r: _join(r["families"]), max_width=30),
+        Column("Families", lambda r: _join(r["families"]), max_width=30, optional=True, priority=2),
     ]
     render(rows, columns, fmt, title="架构" if lang == "zh" else "Architectures")
 
@@ -115,11 +119,11 @@ def families_command(architecture: str | None, db_url: str | None, fmt: str, lan
     rows = [f.to_dict() for f in queries.list_families(open_db(db_url), architecture=architecture)]
     columns = [
         Column("Family", lambda r: r["name"], no_wrap=True),
-        Column("Id", lambda r: r["id"]),
+        Column("Id", lambda r: r["id"], optional=True, priority=3),
         Column("Architecture", lambda r: r["architecture"]),
         Column("Objective", lambda r: r["objective"], max_width=36),
-        Column("Organization", lambda r: r["organization"]),
-        Column("Year", lambda r: r["year"], justify="right"),
+        Column("Organization", lambda r: r["organization"], optional=True, priority=2),
+        Column("Year", lambda r: r["year"], justify="right", optional=True, priority=1),
         Column("Weights", lambda r: "API only" if r["api_only"] else ("open" if r["open_weights"] else "closed")),
         Column("Models", lambda r: r["models"], justify="right"),
     ]
