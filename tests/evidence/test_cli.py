@@ -141,10 +141,10 @@ _ROWS = [
      "source_name": "open-asr-leaderboard/multilingual", "source_date": None, "verified": True,
      "self_reported": False}
     for model, dataset, config, split, value in [
-        ("CohereLabs/cohere-transcribe-03-2026", "open-asr-leaderboard/fleurs", "fr", None, 0.048),
+        ("CohereLabs/cohere-transcribe-03-2026", "open-asr-leaderboard/fleurs", "fr", None, 0.0612),
         ("jonatasgrosman/wav2vec2-large-xlsr-53-chinese-zh-cn", "mozilla-foundation/common_voice_8_0", "zh-CN",
-         "test", 0.824),
-        ("dslim/bert-base-NER", "conll2003", None, "test", 0.9259),
+         "test", 0.7311),
+        ("dslim/bert-base-NER", "conll2003", None, "test", 0.9034),
     ]
 ]  # fmt: skip
 

@@ -17,8 +17,7 @@ from catalog.recommend import explain, recommend
 from tests.conftest import require_shared
 
 TASK = "automatic-speech-recognition"
-# On the leaderboard's French sets (WER %): canary 6.62 CoVoST / 3.44 MLS / FLEURS 5.83; Voxtral Mini 8.07 / 5 /
-# 5.9; whisper-large-v3-turbo 11.4 / 4.27 / 5.93 (the file's own figures; the test reads them from it)
+# three models of the leaderboard's multilingual table; the test reads their French WERs from the file itself
 LEADERBOARD_MODELS = ("nvidia/canary-1b-v2", "mistralai/Voxtral-Mini-3B-2507", "openai/whisper-large-v3-turbo")
 
 
