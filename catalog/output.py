@@ -135,8 +135,9 @@ def render_table(
     laid_out = io.StringIO()
     Console(width=console.width, file=laid_out, color_system=None).print(table, crop=False)
     text = laid_out.getvalue()
-    whole = all(str(v) in text for c in columns if c.no_wrap for row in rows if (v := c.value(row)) is not None)
-    if whole and all(cell_len(line) <= console.width for line in text.splitlines()):
+    if _whole(text, rows, [c for c in columns if c.no_wrap]) and all(
+        cell_len(line) <= console.width for line in text.splitlines()
+    ):
         console.print(table)
         return
     # Even folded, the columns would run off the edge (and be cropped): one block of `Header: value` lines a row.
@@ -150,6 +151,18 @@ def render_table(
     if caption:
         console.print()
         console.print(escape(caption))
+
+
+def _whole(text: str, rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> bool:
+    """Whether every cell of these columns appears whole in the rendered text, row after row: one pass over the text
+    (each row is searched from where the previous one was found), not one per cell."""
+    start = 0
+    for row in rows:
+        found = [text.find(str(v), start) for c in columns if (v := c.value(row)) is not None]
+        if any(at < 0 for at in found):
+            return False
+        start = min(found, default=start)
+    return True
 
 
 def fit_table(

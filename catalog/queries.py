@@ -74,11 +74,6 @@ def _grouped(rows: Iterable[Sequence[Any]]) -> dict[Any, list[Any]]:
     return out
 
 
-def _task_records(conn: Executor, task_ids: list[str] | None = None) -> list[TaskRecord]:
-    """Tasks in taxonomy order (all, or those ids) with aliases, suitable architectures and model counts."""
-    return task_records(conn, task_ids)
-
-
 def _architecture_records(
     conn: Executor, arch_ids: list[str] | None = None, with_tasks: bool = True
 ) -> list[ArchitectureRecord]:
@@ -225,7 +220,7 @@ def get_model(db: Database, model_id: str) -> ModelRecord:
 def task_detail(db: Database, name: str, top: int = 10) -> TaskDetail:
     with db.connect() as conn:
         task_id = resolve_task(conn, name)
-        (record,) = _task_records(conn, [task_id])
+        (record,) = task_records(conn, [task_id])
         archs = _architecture_records(conn, record.architectures, with_tasks=False)
         archs.sort(key=lambda a: record.architectures.index(a.id))
         # Families: those with a model for this task, and those whose architecture suits it.

@@ -178,18 +178,22 @@ def _value(row: dict[str, Any]) -> str:
     return f"{row['value']:.4g}"
 
 
+def _dataset(row: dict[str, Any]) -> str:
+    return str(row["dataset"]) + (f":{row['dataset_config']}" if row["dataset_config"] else "")
+
+
 def _checked(row: dict[str, Any]) -> str:
     return "verified" if row["verified"] else ("self" if row["self_reported"] else "—")
 
 
 def _evidence_columns() -> list[Any]:
-    """The evidence table's columns: model, dataset, metric and value always; the others by priority while they fit
-    (fit_table: columns chosen by width, no word cut, model ids whole)."""
+    """The evidence table's columns: model, dataset, metric and value always, whole; the others by priority while
+    they fit (output.render_table)."""
     from catalog.output import Column
 
     return [
         Column("Model", lambda r: r["model_id"], no_wrap=True),
-        Column("Dataset", lambda r: r["dataset"] + (f":{r['dataset_config']}" if r["dataset_config"] else "")),
+        Column("Dataset", _dataset, no_wrap=True),
         Column("Metric", lambda r: r["metric"], no_wrap=True),
         Column("Value", _value, justify="right", no_wrap=True),
         Column("Kind", lambda r: r["source_kind"], no_wrap=True, priority=1),
@@ -200,35 +204,6 @@ def _evidence_columns() -> list[Any]:
         Column("Task", lambda r: r["task_id"] or "—", no_wrap=True, priority=6),
         Column("Source", lambda r: r["source_name"], priority=7),
     ]
-
-
-def _render_evidence(rows: list[dict[str, Any]], fmt: str, title: str, empty: str) -> None:
-    """JSON and CSV carry every field; the table fits the terminal, or, narrower than its four main columns, lists
-    one row per line."""
-    from catalog.output import render
-
-    if fmt != "table" or not rows:
-        render(rows, _evidence_columns(), fmt, title=title, empty=empty)
-        return
-    from rich.console import Console
-
-    print_evidence(rows, Console(), title)
-
-
-def print_evidence(rows: list[dict[str, Any]], console: Any, title: str) -> None:
-    """The evidence table fitted to the console, else one row per line."""
-    from rich.markup import escape
-
-    from catalog.output import fit_table
-
-    fitted = fit_table(console, rows, _evidence_columns(), title=title)
-    if fitted is not None:
-        console.print(fitted[0])
-        return
-    for row in rows:
-        dataset = row["dataset"] + (f":{row['dataset_config']}" if row["dataset_config"] else "")
-        console.print(escape(f"{row['model_id']}: {row['metric']} {_value(row)} on {dataset} "
-                             f"[{row['source_kind']}]"))  # fmt: skip
 
 
 @evidence_group.command("list")
@@ -243,11 +218,13 @@ def list_command(
 ) -> None:
     """List evidence rows, filtered by model, task and benchmark."""
     from catalog.evidence.api import list_evidence
+    from catalog.output import render
 
     rows = [
         r.to_dict() for r in list_evidence(open_db(db_url), model=model, task=task, benchmark=benchmark, limit=limit)
     ]
-    _render_evidence(rows, fmt, "Evidence", "No evidence matches. Import some with `catalog evidence import PATH`.")
+    render(rows, _evidence_columns(), fmt, title="Evidence", empty="No evidence matches. Import some with "
+           "`catalog evidence import PATH`.")  # fmt: skip
 
 
 @evidence_group.command("show")
@@ -257,10 +234,11 @@ def list_command(
 def show_command(model_id: str, fmt: str, db_url: str | None) -> None:
     """Every evidence row for one model, with its source, date and whether it was verified."""
     from catalog.evidence.api import model_evidence
+    from catalog.output import render
 
     rows = [r.to_dict() for r in model_evidence(open_db(db_url), model_id)]
-    _render_evidence(rows, fmt, f"Evidence for {model_id}",
-                     f"No evidence for {model_id}. Import some with `catalog evidence import PATH`.")  # fmt: skip
+    render(rows, _evidence_columns(), fmt, title=f"Evidence for {model_id}",
+           empty=f"No evidence for {model_id}. Import some with `catalog evidence import PATH`.")  # fmt: skip
 
 
 COMMANDS = [evidence_group]

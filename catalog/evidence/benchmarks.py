@@ -252,13 +252,20 @@ def named_config(bench: Benchmark, row: _RowLike) -> tuple[bool, str | None]:
     return plain, bench.config if plain else None
 
 
-def result_problem(bench: Benchmark, row: _RowLike, task_id: str | None = None) -> str | None:
+def result_problem(
+    bench: Benchmark, row: _RowLike, task_id: str | None = None, languages: Sequence[str] | None = None
+) -> str | None:
     """Why `row` is not a result on `bench` (its listed datasets, not its aggregate), None when it is: dataset,
-    config, metric, direction, split and protocol agree, and for a row of another task `_task_problem` allows it."""
+    config, metric, direction, split and protocol agree, and for a row of another task `_task_problem` allows it.
+    `languages`: those asked for, checked on a by_language benchmark (None: any language, as `catalog evidence
+    list` lists them)."""
     found, config = named_config(bench, row)
     if not found:
         return f"not on {bench.name}: {row.dataset}"
-    return _requirement_problem(bench, row, bench.metric, config, bench.splits, task_id)
+    reason = _requirement_problem(bench, row, bench.metric, config, bench.splits, task_id)
+    if reason is None and languages is not None:
+        return language_problem(bench, row, languages)
+    return reason
 
 
 def member_problem(bench: Benchmark, member: Member, row: _RowLike, task_id: str | None = None) -> str | None:
@@ -280,15 +287,11 @@ def problem(
     languages: Sequence[str] | None = None,
 ) -> str | None:
     """Why `row` counts on no part of the benchmark (a listed dataset or an aggregate member), None when it counts
-    somewhere; the first reason found otherwise. `languages`: those asked for, checked on a by_language benchmark
-    (None: any language, as `catalog evidence list` lists them)."""
+    somewhere; the first reason found otherwise. `languages`: see result_problem."""
     bench = as_benchmark(bench)
     reasons = []
     if bench.datasets:
-        found = result_problem(bench, row, task_id)
-        if found is None and languages is not None:
-            found = language_problem(bench, row, languages)
-        reasons.append(found)
+        reasons.append(result_problem(bench, row, task_id, languages))
     dataset = row.dataset.lower()
     for member in bench.aggregate:
         if member.dataset.lower() == dataset:

@@ -32,7 +32,6 @@ from catalog.evidence.benchmarks import (
     Benchmark,
     Member,
     language_of,
-    language_problem,
     member_problem,
     parse_benchmarks,
     result_problem,
@@ -260,7 +259,7 @@ class _Matcher:
         reasons: list[str] = []
         dataset = item.dataset.lower()
         for bench in self.by_dataset.get(dataset, []):
-            reason = result_problem(bench, item, self.task_id) or language_problem(bench, item, self.languages)
+            reason = result_problem(bench, item, self.task_id, self.languages)
             if reason:
                 reasons.append(reason)
             else:

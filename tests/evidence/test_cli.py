@@ -152,13 +152,14 @@ _ROWS = [
 @pytest.mark.parametrize("width", [60, 80, 120, 160])
 def test_evidence_table_readable_at_width(width: int) -> None:
     """Columns are chosen by width: no word is cut, the model id and dataset stay whole, nothing runs off the edge;
-    too narrow for the table, each row is one line."""
+    too narrow for the table, each row is a block of lines."""
     from rich.console import Console
 
-    from catalog.cli.evidence import print_evidence
+    from catalog.cli.evidence import _evidence_columns
+    from catalog.output import render_table
 
     console = Console(width=width, record=True, color_system=None)
-    print_evidence(_ROWS, console, "Evidence")
+    render_table(_ROWS, _evidence_columns(), title="Evidence", console=console)
     text = console.export_text()
     assert all(len(line) <= width for line in text.splitlines())
     for row in _ROWS:  # whole, on one line
